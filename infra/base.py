@@ -1,0 +1,78 @@
+"""Small helpers every component shares: naming, options for children, secure defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+PART_OF = "event-platform"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", PART_OF_LABEL: PART_OF}
+
+
+def child(parent: pulumi.Resource, *, depends_on: list[pulumi.Resource] | None = None,
+          stateful: bool = False, protect: bool = False) -> pulumi.ResourceOptions:
+    """Options for a component's child.
+
+    Stateful children of a protected platform (brokers, node pools, topics, streams) are both
+    protected against `pulumi destroy` and retained in the cluster if their definition is ever
+    removed from the program, so a refactor can never delete data.
+    """
+    guard = stateful and protect
+    return pulumi.ResourceOptions(
+        parent=parent,
+        depends_on=depends_on or [],
+        protect=guard,
+        retain_on_delete=guard,
+    )
+
+
+def restricted_container_security() -> dict[str, Any]:
+    """The container securityContext the `restricted` Pod Security Standard asks for."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def restricted_pod_security(run_as_user: int | None = None) -> dict[str, Any]:
+    context: dict[str, Any] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    if run_as_user is not None:
+        context.update(runAsUser=run_as_user, runAsGroup=run_as_user, fsGroup=run_as_user)
+    return context
+
+
+def zone_spread(match_labels: dict[str, str]) -> list[dict[str, Any]]:
+    """Spread replicas over zones, then nodes; ScheduleAnyway keeps small clusters schedulable."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": match_labels},
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+
+
+def custom_resource(name: str, api_version: str, kind: str, namespace: pulumi.Input[str],
+                    spec: dict[str, Any], opts: pulumi.ResourceOptions,
+                    labels: dict[str, str] | None = None,
+                    resource_name: str | None = None) -> k8s.apiextensions.CustomResource:
+    """A namespaced custom resource with the platform's labels.
+
+    ``resource_name`` is the Pulumi logical name (unique in the stack); ``name`` the object name.
+    """
+    return k8s.apiextensions.CustomResource(
+        resource_name or name,
+        api_version=api_version,
+        kind=kind,
+        metadata={"name": name, "namespace": namespace, "labels": {**MANAGED_BY, **(labels or {})}},
+        spec=spec,
+        opts=opts,
+    )

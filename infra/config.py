@@ -1,0 +1,313 @@
+"""The whole platform's configuration: one pydantic model, presets per environment.
+
+A stack file sets ``event-platform:environment`` (``dev`` or ``prod``) and, under
+``event-platform:platform``, only what differs from that environment's preset. The merged
+document is validated once, before any resource is declared; a bad value becomes one
+``ConfigError`` naming the key path, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Environment = Literal["dev", "prod"]
+CONFIG_NAMESPACE = "event-platform"
+
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"
+
+
+class ConfigError(Exception):
+    """Stack configuration that cannot produce a working platform."""
+
+
+class Strict(BaseModel):
+    """Unknown keys are mistakes (usually typos), never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Storage(Strict):
+    type: Literal["ephemeral", "persistent"] = Field(
+        description="ephemeral (emptyDir; data lost with the pod) or persistent (a PVC per replica)"
+    )
+    size: str = Field(pattern=_QUANTITY, description="volume size as a Kubernetes quantity, e.g. 10Gi")
+    storage_class: str | None = Field(default=None, description="StorageClass; the cluster default when unset")
+    delete_claim: bool = Field(description="delete PVCs when the cluster is deleted (dev only)")
+
+
+class ArtifactsConfig(Strict):
+    mirror: str | None = Field(
+        default=None,
+        description="folder laid out like shared/mirror to read charts and manifests from (air-gapped)",
+    )
+
+
+class KafkaTopicConfig(Strict):
+    name: str = Field(pattern=_DNS_LABEL, max_length=63)
+    partitions: int = Field(ge=1, le=1000)
+    replicas: int | None = Field(default=None, ge=1, description="replication factor; cluster default when unset")
+    retention_ms: int | None = Field(default=None, ge=-1)
+    dead_letter: bool = Field(default=True, description="also create <name>.dlq for dead letters")
+
+
+class KafkaConfig(Strict):
+    enabled: bool = True
+    cluster_name: str = Field(pattern=_DNS_LABEL, max_length=40)
+    version: str = "4.3.1"
+    dual_role: bool = Field(description="one node pool of combined controller+broker nodes (dev)")
+    controllers: int = Field(ge=1, le=9, description="KRaft controller replicas (ignored when dual_role)")
+    brokers: int = Field(ge=1, le=50)
+    storage: Storage
+    replication_factor: int = Field(ge=1, description="default replication factor of topics")
+    min_insync_replicas: int = Field(ge=1)
+    authentication: Literal["none", "scram-sha-512", "tls"] = Field(
+        description="client authentication on the listener; none only without authorization"
+    )
+    tls: bool = Field(description="TLS on the client listener")
+    topics: list[KafkaTopicConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _replication_fits_the_cluster(self) -> KafkaConfig:
+        if self.replication_factor > self.brokers:
+            raise ValueError(
+                f"replication_factor {self.replication_factor} exceeds brokers {self.brokers}: "
+                "lower replication_factor or add brokers"
+            )
+        if self.min_insync_replicas > self.replication_factor or (
+            self.replication_factor > 1 and self.min_insync_replicas >= self.replication_factor
+        ):
+            raise ValueError(
+                f"min_insync_replicas {self.min_insync_replicas} must be below replication_factor "
+                f"{self.replication_factor} (or both 1), otherwise one broker down stops all writes"
+            )
+        if not self.dual_role and self.controllers % 2 == 0:
+            raise ValueError(f"controllers {self.controllers} must be odd so the KRaft quorum survives a split")
+        for topic in self.topics:
+            if topic.replicas is not None and topic.replicas > self.brokers:
+                raise ValueError(
+                    f"topic {topic.name!r} replicas {topic.replicas} exceeds brokers {self.brokers}: "
+                    "lower the topic's replicas or add brokers"
+                )
+        names = [t.name for t in self.topics]
+        if len(names) != len(set(names)):
+            raise ValueError(f"topic names must be unique, got {names}")
+        return self
+
+
+class RabbitQueueConfig(Strict):
+    name: str = Field(pattern=_DNS_LABEL, max_length=63)
+    delivery_limit: int = Field(
+        default=5, ge=1, le=1000, description="redeliveries before a message is dead-lettered (never unlimited)"
+    )
+    dead_letter: bool = True
+
+
+class RabbitmqConfig(Strict):
+    enabled: bool = True
+    cluster_name: str = Field(pattern=_DNS_LABEL, max_length=40)
+    replicas: int = Field(ge=1, le=9)
+    storage: Storage
+    cpu: str = Field(pattern=r"^[0-9]+m?$")
+    memory: str = Field(pattern=_QUANTITY)
+    queues: list[RabbitQueueConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _odd_quorum(self) -> RabbitmqConfig:
+        if self.storage.type != "persistent":
+            raise ValueError("storage.type must be persistent: quorum queues keep their log on disk")
+        if self.replicas > 1 and self.replicas % 2 == 0:
+            raise ValueError(
+                f"replicas {self.replicas} must be odd: quorum queues and pause_minority need a majority"
+            )
+        return self
+
+
+class NatsStreamConfig(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=63)
+    subjects: list[str] = Field(min_length=1)
+    replicas: int | None = Field(default=None, ge=1, le=5)
+    max_age: str = Field(default="168h", pattern=r"^[0-9]+(s|m|h)$")
+    max_deliver: int = Field(default=5, ge=1, description="deliveries before the advisory dead-letters it")
+
+
+class NatsConfig(Strict):
+    enabled: bool = True
+    release_name: str = Field(pattern=_DNS_LABEL, max_length=40)
+    replicas: int = Field(ge=1, le=9)
+    jetstream_storage: Storage
+    streams: list[NatsStreamConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _streams_fit(self) -> NatsConfig:
+        if self.replicas > 1 and self.replicas % 2 == 0:
+            raise ValueError(f"replicas {self.replicas} must be odd for the JetStream meta quorum")
+        for stream in self.streams:
+            if stream.replicas is not None and stream.replicas > self.replicas:
+                raise ValueError(
+                    f"stream {stream.name!r} replicas {stream.replicas} exceeds NATS servers {self.replicas}"
+                )
+        return self
+
+
+class KedaConfig(Strict):
+    enabled: bool = True
+
+
+class PlatformConfig(Strict):
+    """Everything a stack decides. Components get plain typed slices of it, never pulumi.Config."""
+
+    environment: Environment
+    target: Literal["cluster", "render"] = Field(
+        default="cluster",
+        description="cluster: apply to the current kubeconfig context; render: write manifests only",
+    )
+    render_directory: str = Field(default="rendered", description="where target=render writes manifests")
+    protect_stateful: bool = Field(description="protect brokers, PVCs, topics and streams from deletion")
+    artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
+    kafka: KafkaConfig
+    rabbitmq: RabbitmqConfig
+    nats: NatsConfig
+    keda: KedaConfig
+
+
+_SHARED_TOPICS: list[dict[str, Any]] = [{"name": "orders", "partitions": 6}]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "dev": {
+        "protect_stateful": False,
+        "kafka": {
+            "cluster_name": "events",
+            "dual_role": True,
+            "controllers": 1,
+            "brokers": 1,
+            "storage": {"type": "ephemeral", "size": "2Gi", "delete_claim": True},
+            "replication_factor": 1,
+            "min_insync_replicas": 1,
+            "authentication": "none",
+            "tls": False,
+            "topics": _SHARED_TOPICS,
+        },
+        "rabbitmq": {
+            "cluster_name": "events",
+            "replicas": 1,
+            "storage": {"type": "persistent", "size": "2Gi", "delete_claim": True},
+            "cpu": "500m",
+            "memory": "1Gi",
+            "queues": [{"name": "orders"}],
+        },
+        "nats": {
+            "release_name": "nats",
+            "replicas": 1,
+            "jetstream_storage": {"type": "persistent", "size": "2Gi", "delete_claim": True},
+            "streams": [{"name": "ORDERS", "subjects": ["orders.>"]}],
+        },
+        "keda": {},
+    },
+    "prod": {
+        "protect_stateful": True,
+        "kafka": {
+            "cluster_name": "events",
+            "dual_role": False,
+            "controllers": 3,
+            "brokers": 3,
+            "storage": {"type": "persistent", "size": "100Gi", "delete_claim": False},
+            "replication_factor": 3,
+            "min_insync_replicas": 2,
+            "authentication": "scram-sha-512",
+            "tls": True,
+            "topics": _SHARED_TOPICS,
+        },
+        "rabbitmq": {
+            "cluster_name": "events",
+            "replicas": 3,
+            "storage": {"type": "persistent", "size": "50Gi", "delete_claim": False},
+            "cpu": "2",
+            "memory": "4Gi",
+            "queues": [{"name": "orders"}],
+        },
+        "nats": {
+            "release_name": "nats",
+            "replicas": 3,
+            "jetstream_storage": {"type": "persistent", "size": "20Gi", "delete_claim": False},
+            "streams": [{"name": "ORDERS", "subjects": ["orders.>"], "replicas": 3}],
+        },
+        "keda": {},
+    },
+}
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Override wins; nested mappings merge; lists replace (a topic list is stated whole)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def build_config(environment: Any, overrides: Any) -> PlatformConfig:
+    """Preset for ``environment`` merged with ``overrides``, validated, or a ConfigError."""
+    if environment not in PRESETS:
+        raise ConfigError(
+            f"{CONFIG_NAMESPACE}:environment: {environment!r} is not a known environment; "
+            f"fix: set it to one of {sorted(PRESETS)} in Pulumi.<stack>.yaml"
+        )
+    overrides = overrides or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(
+            f"{CONFIG_NAMESPACE}:platform: expected a mapping of settings, got {type(overrides).__name__}; "
+            "fix: write it as a YAML object under config"
+        )
+    document = deep_merge(PRESETS[environment], overrides)
+    document["environment"] = environment
+    try:
+        return PlatformConfig.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, document)) from None
+
+
+def format_validation_error(exc: ValidationError, document: dict[str, Any]) -> str:
+    """One line per problem: the stack-file key path, the offending value, and what to do."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"])
+        key = f"{CONFIG_NAMESPACE}:platform.{path}" if path else f"{CONFIG_NAMESPACE}:platform"
+        value = _lookup(document, error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{key}: {message} (got {json.dumps(value, default=str)}); {_fix_for(error)}")
+    return "invalid stack configuration:\n  " + "\n  ".join(lines)
+
+
+def _fix_for(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "fix: remove the key or correct its spelling (see config.schema.json for the allowed keys)"
+    if kind == "missing":
+        return "fix: set this key in Pulumi.<stack>.yaml"
+    if kind == "value_error":
+        return "fix: adjust the values named above"
+    return "fix: use a value of the documented type and range (see config.schema.json)"
+
+
+def _lookup(document: Any, loc: tuple[Any, ...]) -> Any:
+    current = document
+    for part in loc:
+        try:
+            current = current[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return current
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of ``event-platform:platform`` for editors checking stack files."""
+    schema = PlatformConfig.model_json_schema()
+    schema["title"] = "event-platform stack configuration (event-platform:platform)"
+    return schema

@@ -1,0 +1,76 @@
+"""Namespaces under the `restricted` Pod Security Standard, with default-deny ingress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.base import MANAGED_BY
+
+PLATFORM_NAMESPACE_LABEL = "eventplatform.io/platform"
+
+
+@dataclass(frozen=True)
+class NamespaceArgs:
+    name: str
+    # Ports that the Kubernetes API server (or anything) must reach, e.g. admission webhooks:
+    # the API server's source address is not a pod, so a namespace selector cannot admit it.
+    open_ports: list[int] = field(default_factory=list)
+    pod_security: str = "restricted"
+
+
+class PlatformNamespace(pulumi.ComponentResource):
+    """A namespace that only other platform namespaces may talk to until workloads add allows."""
+
+    namespace: k8s.core.v1.Namespace
+    name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("eventplatform:core:PlatformNamespace", name, None, opts)
+        labels = {
+            **MANAGED_BY,
+            PLATFORM_NAMESPACE_LABEL: "true",
+            "pod-security.kubernetes.io/enforce": args.pod_security,
+            "pod-security.kubernetes.io/enforce-version": "latest",
+            "pod-security.kubernetes.io/warn": "restricted",
+            "pod-security.kubernetes.io/audit": "restricted",
+        }
+        self.namespace = k8s.core.v1.Namespace(
+            name,
+            metadata={"name": args.name, "labels": labels},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.name = self.namespace.metadata.apply(lambda m: m["name"])
+        after_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny-ingress",
+            metadata={"name": "default-deny-ingress", "namespace": self.name, "labels": MANAGED_BY},
+            spec={"podSelector": {}, "policyTypes": ["Ingress"]},
+            opts=after_namespace,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-platform",
+            metadata={"name": "allow-from-platform-namespaces", "namespace": self.name, "labels": MANAGED_BY},
+            spec={
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {"from": [{"namespaceSelector": {"matchLabels": {PLATFORM_NAMESPACE_LABEL: "true"}}}]}
+                ],
+            },
+            opts=after_namespace,
+        )
+        if args.open_ports:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-allow-webhooks",
+                metadata={"name": "allow-api-server-webhooks", "namespace": self.name, "labels": MANAGED_BY},
+                spec={
+                    "podSelector": {},
+                    "policyTypes": ["Ingress"],
+                    "ingress": [{"ports": [{"port": port, "protocol": "TCP"} for port in args.open_ports]}],
+                },
+                opts=after_namespace,
+            )
+        self.register_outputs({"name": self.name})

@@ -1,0 +1,155 @@
+"""NATS with JetStream (official chart) and streams declared through NACK's CRDs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import artifacts
+from infra.base import child, custom_resource, restricted_container_security, restricted_pod_security
+
+API = "jetstream.nats.io/v1beta2"
+CLIENT_PORT = 4222
+MONITOR_PORT = 8222
+STATEFUL_KINDS = {"StatefulSet", "PersistentVolumeClaim"}
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: list[str]
+    replicas: int
+    max_age: str
+    max_deliver: int
+
+
+@dataclass(frozen=True)
+class NatsArgs:
+    namespace: pulumi.Input[str]
+    release_name: str
+    replicas: int
+    storage_size: str
+    protect: bool
+    spread: bool
+    source: artifacts.ArtifactSource
+    storage_class: str | None = None
+    streams: list[StreamSpec] = field(default_factory=list)
+
+
+class NatsJetStream(pulumi.ComponentResource):
+    """A NATS cluster with file-backed JetStream, its NACK controller and declared streams."""
+
+    chart: k8s.helm.v4.Chart
+    controller: k8s.helm.v4.Chart
+    url: pulumi.Output[str]
+    monitoring_endpoint: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NatsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("eventplatform:nats:NatsJetStream", name, None, opts)
+        transforms = [protect_stateful_children] if args.protect else []
+        self.chart = k8s.helm.v4.Chart(
+            name,
+            k8s.helm.v4.ChartArgs(
+                **args.source.chart_args(artifacts.NATS),
+                name=args.release_name,
+                namespace=args.namespace,
+                values=nats_values(args),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, transforms=transforms),
+        )
+        host = pulumi.Output.from_input(args.namespace).apply(lambda ns: f"{args.release_name}.{ns}.svc")
+        self.url = host.apply(lambda h: f"nats://{h}:{CLIENT_PORT}")
+        self.monitoring_endpoint = host.apply(lambda h: f"{h}:{MONITOR_PORT}")
+        self.controller = k8s.helm.v4.Chart(
+            f"{name}-nack",
+            k8s.helm.v4.ChartArgs(
+                **args.source.chart_args(artifacts.NACK),
+                name=f"{args.release_name}-nack",
+                namespace=args.namespace,
+                values={
+                    "namespaced": True,
+                    "jetstream": {"nats": {"url": self.url}},
+                    "securityContext": restricted_pod_security(),
+                    "containerSecurityContext": restricted_container_security(),
+                    "readOnly": True,
+                },
+            ),
+            opts=child(self, depends_on=[self.chart]),
+        )
+        for stream in args.streams:
+            self._stream(name, args, stream)
+        self.register_outputs({"url": self.url, "monitoring_endpoint": self.monitoring_endpoint})
+
+    def _stream(self, name: str, args: NatsArgs, stream: StreamSpec) -> None:
+        opts = child(self, depends_on=[self.controller], stateful=True, protect=args.protect)
+        spec: dict[str, Any] = {
+            "name": stream.name,
+            "subjects": stream.subjects,
+            "storage": "file",
+            "replicas": stream.replicas,
+            "maxAge": stream.max_age,
+            # A publisher retry with the same Nats-Msg-Id inside this window is dropped.
+            "duplicateWindow": "2m",
+            "retention": "limits",
+            "discard": "old",
+            # In prod the controller leaves the stream in place if its resource is deleted.
+            "preventDelete": args.protect,
+        }
+        custom_resource(stream.name.lower(), API, "Stream", args.namespace, spec, opts,
+                        resource_name=f"{name}-stream-{stream.name.lower()}")
+        # JetStream publishes a max-deliveries advisory for each message a consumer gave up on;
+        # keeping those advisories in a stream turns them into a durable dead-letter record.
+        dlq_spec = {
+            "name": f"{stream.name}_DLQ",
+            "subjects": [f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream.name}.*"],
+            "storage": "file",
+            "replicas": stream.replicas,
+            "maxAge": stream.max_age,
+            "retention": "limits",
+            "preventDelete": args.protect,
+        }
+        custom_resource(f"{stream.name.lower()}-dlq", API, "Stream", args.namespace, dlq_spec, opts,
+                        resource_name=f"{name}-stream-{stream.name.lower()}-dlq")
+
+
+def nats_values(args: NatsArgs) -> dict[str, Any]:
+    pvc: dict[str, Any] = {"enabled": True, "size": args.storage_size}
+    if args.storage_class:
+        pvc["storageClassName"] = args.storage_class
+    pod_template: dict[str, Any] = {
+        "merge": {"spec": {"securityContext": restricted_pod_security(run_as_user=1000)}},
+    }
+    if args.spread:
+        pod_template["topologySpreadConstraints"] = {
+            key: {"maxSkew": 1, "whenUnsatisfiable": "ScheduleAnyway"}
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+        }
+    container_security = {"merge": {"securityContext": restricted_container_security()}}
+    return {
+        "config": {
+            "cluster": {"enabled": args.replicas > 1, "replicas": max(args.replicas, 2)},
+            "jetstream": {"enabled": True, "fileStore": {"enabled": True, "pvc": pvc}},
+            "monitor": {"enabled": True, "port": MONITOR_PORT},
+        },
+        "container": container_security,
+        "reloader": container_security,
+        "natsBox": {"enabled": False},
+        # KEDA's nats-jetstream scaler reads /jsz on the monitoring port through the service.
+        "service": {"ports": {"monitor": {"enabled": True}}},
+        "podTemplate": pod_template,
+        "podDisruptionBudget": {"enabled": args.replicas > 1},
+    }
+
+
+def protect_stateful_children(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """Protect and retain the chart's StatefulSet and PVCs: they hold JetStream's data."""
+    kind = (args.props.get("kind") or "") if isinstance(args.props, dict) else ""
+    if kind not in STATEFUL_KINDS:
+        return None
+    return pulumi.ResourceTransformResult(
+        props=args.props,
+        opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(protect=True, retain_on_delete=True)),
+    )

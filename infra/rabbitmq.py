@@ -1,0 +1,249 @@
+"""RabbitMQ through the official cluster and messaging-topology operators.
+
+The operators' release manifests carry cert-manager Issuers and Certificates for their
+webhooks, so cert-manager is installed first (infra.certmanager).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from infra import artifacts
+from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, zone_spread
+
+API = "rabbitmq.com/v1beta1"
+AMQP_PORT = 5672
+MANAGEMENT_PORT = 15672
+PROMETHEUS_PORT = 15692
+EVENTS_EXCHANGE = "events"
+DEAD_LETTER_EXCHANGE = "events.dlx"
+
+
+@dataclass(frozen=True)
+class RabbitmqOperatorsArgs:
+    source: artifacts.ArtifactSource
+    cert_manager: pulumi.Resource | None = None
+
+
+class RabbitmqOperators(pulumi.ComponentResource):
+    """The cluster operator and the messaging-topology operator, from their release manifests."""
+
+    cluster_operator: k8s.yaml.v2.ConfigFile
+    topology_operator: k8s.yaml.v2.ConfigFile
+
+    def __init__(self, name: str, args: RabbitmqOperatorsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("eventplatform:rabbitmq:RabbitmqOperators", name, None, opts)
+        deps = [args.cert_manager] if args.cert_manager else []
+        self.cluster_operator = k8s.yaml.v2.ConfigFile(
+            f"{name}-cluster-operator",
+            file=args.source.manifest(artifacts.RABBITMQ_CLUSTER_OPERATOR),
+            opts=child(self, depends_on=deps),
+        )
+        self.topology_operator = k8s.yaml.v2.ConfigFile(
+            f"{name}-topology-operator",
+            file=args.source.manifest(artifacts.RABBITMQ_TOPOLOGY_OPERATOR),
+            opts=child(self, depends_on=[*deps, self.cluster_operator]),
+        )
+        self.register_outputs({})
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    delivery_limit: int
+    dead_letter: bool = True
+
+
+@dataclass(frozen=True)
+class RabbitmqClusterArgs:
+    namespace: pulumi.Input[str]
+    cluster_name: str
+    replicas: int
+    storage_size: str
+    cpu: str
+    memory: str
+    protect: bool
+    spread: bool
+    storage_class: str | None = None
+    queues: list[QueueSpec] = field(default_factory=list)
+    operators: RabbitmqOperators | None = None
+
+
+class RabbitmqCluster(pulumi.ComponentResource):
+    """A RabbitmqCluster (quorum queues, pause_minority, Prometheus) and its topology."""
+
+    cluster: k8s.apiextensions.CustomResource
+    amqp_url: pulumi.Output[str]
+    management_url: pulumi.Output[str]
+    default_user_secret: pulumi.Output[str]
+    app_user: RabbitmqUser
+
+    def __init__(self, name: str, args: RabbitmqClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("eventplatform:rabbitmq:RabbitmqCluster", name, None, opts)
+        ops = args.operators
+        operator_deps: list[pulumi.Resource] = [ops.cluster_operator] if ops else []
+        topology_deps: list[pulumi.Resource] = [ops.topology_operator] if ops else []
+        self.cluster = custom_resource(
+            args.cluster_name, API, "RabbitmqCluster", args.namespace, cluster_spec(args),
+            child(self, depends_on=operator_deps, stateful=True, protect=args.protect),
+            resource_name=name,
+        )
+        if args.replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata={"name": f"{args.cluster_name}-rabbitmq", "namespace": args.namespace, "labels": MANAGED_BY},
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": args.cluster_name}}},
+                opts=child(self),
+            )
+        host = pulumi.Output.from_input(args.namespace).apply(lambda ns: f"{args.cluster_name}.{ns}.svc")
+        self.amqp_url = host.apply(lambda h: f"amqp://{h}:{AMQP_PORT}/")
+        self.management_url = host.apply(lambda h: f"http://{h}:{MANAGEMENT_PORT}")
+        self.default_user_secret = pulumi.Output.from_input(f"{args.cluster_name}-default-user")
+
+        ref = {"name": args.cluster_name}
+        after = child(self, depends_on=[self.cluster, *topology_deps])
+        topology = Topology(self, name, args.namespace, ref, after)
+        topology.exchange(EVENTS_EXCHANGE, "topic")
+        if any(q.dead_letter for q in args.queues):
+            topology.exchange(DEAD_LETTER_EXCHANGE, "direct")
+        for queue in args.queues:
+            topology.queue(queue)
+        self.app_user = RabbitmqUser(
+            f"{name}-app",
+            RabbitmqUserArgs(namespace=args.namespace, cluster_name=args.cluster_name, user_name="event-platform-app"),
+            opts=after,
+        )
+        self.register_outputs({"amqp_url": self.amqp_url, "management_url": self.management_url})
+
+
+def cluster_spec(args: RabbitmqClusterArgs) -> dict[str, Any]:
+    resources = {"cpu": args.cpu, "memory": args.memory}
+    persistence: dict[str, Any] = {"storage": args.storage_size}
+    if args.storage_class:
+        persistence["storageClassName"] = args.storage_class
+    pod_spec: dict[str, Any] = {
+        "containers": [{"name": "rabbitmq", "securityContext": {**restricted_container_security(),
+                                                                 "readOnlyRootFilesystem": False}}],
+    }
+    if args.spread:
+        pod_spec["topologySpreadConstraints"] = zone_spread({"app.kubernetes.io/name": args.cluster_name})
+    spec: dict[str, Any] = {
+        "replicas": args.replicas,
+        "image": artifacts.RABBITMQ_IMAGE,
+        "resources": {"requests": resources, "limits": resources},
+        "persistence": persistence,
+        "rabbitmq": {
+            # pause_minority: a partitioned minority stops instead of diverging; quorum queues by
+            # default so no classic (unreplicated) queue is ever created by accident.
+            "additionalConfig": "\n".join(
+                [
+                    "cluster_partition_handling = pause_minority",
+                    "default_queue_type = quorum",
+                    "disk_free_limit.relative = 1.0",
+                    "collect_statistics_interval = 10000",
+                ]
+            ),
+            "additionalPlugins": ["rabbitmq_prometheus"],
+        },
+        "override": {"statefulSet": {"spec": {"template": {"spec": pod_spec}}}},
+    }
+    return spec
+
+
+class Topology:
+    """Declares exchanges, queues and bindings of one cluster as topology-operator resources."""
+
+    def __init__(self, owner: pulumi.Resource, prefix: str, namespace: pulumi.Input[str],
+                 ref: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+        self._owner, self._prefix, self._namespace, self._ref, self._opts = owner, prefix, namespace, ref, opts
+
+    def _declare(self, kind: str, object_name: str, spec: dict[str, Any]) -> None:
+        custom_resource(
+            object_name, API, kind, self._namespace, {**spec, "rabbitmqClusterReference": self._ref},
+            self._opts, resource_name=f"{self._prefix}-{kind.lower()}-{object_name}",
+        )
+
+    def exchange(self, name: str, kind: str) -> None:
+        self._declare("Exchange", k8s_name(name), {"name": name, "type": kind, "durable": True})
+
+    def queue(self, queue: QueueSpec) -> None:
+        arguments: dict[str, Any] = {"x-queue-type": "quorum", "x-delivery-limit": queue.delivery_limit}
+        if queue.dead_letter:
+            dlq = f"{queue.name}.dlq"
+            arguments.update(
+                {
+                    "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                    "x-dead-letter-routing-key": dlq,
+                    # at-least-once dead-lettering needs reject-publish overflow; it keeps a
+                    # message until the dead-letter queue has confirmed it.
+                    "x-dead-letter-strategy": "at-least-once",
+                    "x-overflow": "reject-publish",
+                }
+            )
+            self._declare("Queue", k8s_name(dlq), {"name": dlq, "type": "quorum", "durable": True,
+                                                    "arguments": {"x-queue-type": "quorum"}})
+            self._declare("Binding", k8s_name(f"{dlq}-binding"), {"source": DEAD_LETTER_EXCHANGE, "destination": dlq,
+                                                                   "destinationType": "queue", "routingKey": dlq})
+        self._declare("Queue", k8s_name(queue.name), {"name": queue.name, "type": "quorum", "durable": True,
+                                                       "arguments": arguments})
+        self._declare("Binding", k8s_name(f"{queue.name}-binding"), {
+            "source": EVENTS_EXCHANGE, "destination": queue.name, "destinationType": "queue",
+            "routingKey": f"{queue.name}.#",
+        })
+
+
+@dataclass(frozen=True)
+class RabbitmqUserArgs:
+    namespace: pulumi.Input[str]
+    cluster_name: str
+    user_name: str
+    configure: str = "^$"
+    write: str = ".*"
+    read: str = ".*"
+
+
+class RabbitmqUser(pulumi.ComponentResource):
+    """An application user with a generated password imported by the topology operator."""
+
+    secret_name: pulumi.Output[str]
+    password: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RabbitmqUserArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("eventplatform:rabbitmq:RabbitmqUser", name, None, opts)
+        generated = random.RandomPassword(f"{name}-password", length=32, special=False,
+                                          opts=pulumi.ResourceOptions(parent=self))
+        self.password = pulumi.Output.secret(generated.result)
+        secret = k8s.core.v1.Secret(
+            f"{name}-credentials",
+            metadata={"name": f"{args.user_name}-credentials", "namespace": args.namespace, "labels": MANAGED_BY},
+            string_data={"username": args.user_name, "password": self.password},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.secret_name = secret.metadata.apply(lambda m: m["name"])
+        ref = {"name": args.cluster_name}
+        user = custom_resource(
+            args.user_name, API, "User", args.namespace,
+            {"rabbitmqClusterReference": ref, "importCredentialsSecret": {"name": self.secret_name}},
+            child(self, depends_on=[secret]), resource_name=f"{name}-user",
+        )
+        custom_resource(
+            f"{args.user_name}-permissions", API, "Permission", args.namespace,
+            {
+                "rabbitmqClusterReference": ref,
+                "vhost": "/",
+                "userReference": {"name": args.user_name},
+                # Applications never declare topology: the operator owns it.
+                "permissions": {"configure": args.configure, "write": args.write, "read": args.read},
+            },
+            child(self, depends_on=[user]), resource_name=f"{name}-permission",
+        )
+        self.register_outputs({"secret_name": self.secret_name, "password": self.password})
+
+
+def k8s_name(name: str) -> str:
+    return name.replace(".", "-").replace("_", "-").lower()
