@@ -14,7 +14,6 @@ from infra.base import child, custom_resource, restricted_container_security, re
 API = "jetstream.nats.io/v1beta2"
 CLIENT_PORT = 4222
 MONITOR_PORT = 8222
-STATEFUL_KINDS = {"StatefulSet", "PersistentVolumeClaim"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,8 @@ class NatsJetStream(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NatsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("eventplatform:nats:NatsJetStream", name, None, opts)
-        transforms = [protect_stateful_children] if args.protect else []
+        # Protecting the chart protects what it renders; the StatefulSet's PVCs are additionally
+        # retained by Kubernetes itself when the StatefulSet goes (see nats_values).
         self.chart = k8s.helm.v4.Chart(
             name,
             k8s.helm.v4.ChartArgs(
@@ -58,7 +58,7 @@ class NatsJetStream(pulumi.ComponentResource):
                 namespace=args.namespace,
                 values=nats_values(args),
             ),
-            opts=pulumi.ResourceOptions(parent=self, transforms=transforms),
+            opts=child(self, stateful=True, protect=args.protect),
         )
         host = pulumi.Output.from_input(args.namespace).apply(lambda ns: f"{args.release_name}.{ns}.svc")
         self.url = host.apply(lambda h: f"nats://{h}:{CLIENT_PORT}")
@@ -140,16 +140,10 @@ def nats_values(args: NatsArgs) -> dict[str, Any]:
         # KEDA's nats-jetstream scaler reads /jsz on the monitoring port through the service.
         "service": {"ports": {"monitor": {"enabled": True}}},
         "podTemplate": pod_template,
+        "statefulSet": {
+            "merge": {
+                "spec": {"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"}}
+            }
+        },
         "podDisruptionBudget": {"enabled": args.replicas > 1},
     }
-
-
-def protect_stateful_children(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
-    """Protect and retain the chart's StatefulSet and PVCs: they hold JetStream's data."""
-    kind = (args.props.get("kind") or "") if isinstance(args.props, dict) else ""
-    if kind not in STATEFUL_KINDS:
-        return None
-    return pulumi.ResourceTransformResult(
-        props=args.props,
-        opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(protect=True, retain_on_delete=True)),
-    )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pulumi
 
 from infra.config import ConfigError, PlatformConfig, build_config
 
 KNOWN_KEYS = {"environment", "platform"}
+# `make preview` without cluster credentials renders instead of talking to a cluster.
+TARGET_ENV = "EVENTPLATFORM_TARGET"
 
 
 def load_stack_config() -> PlatformConfig:
@@ -19,8 +23,11 @@ def load_stack_config() -> PlatformConfig:
             f"fix: put platform settings under {config.name}:platform (allowed top-level keys: "
             f"{', '.join(sorted(KNOWN_KEYS))})"
         )
+    overrides = config.get_object("platform")
+    if os.environ.get(TARGET_ENV) and isinstance(overrides, dict | None):
+        overrides = {**(overrides or {}), "target": os.environ[TARGET_ENV]}
     try:
-        return build_config(config.require("environment"), config.get_object("platform"))
+        return build_config(config.require("environment"), overrides)
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
 

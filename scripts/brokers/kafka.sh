@@ -34,7 +34,9 @@ cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/event-platform"
 home="$cache_root/kafka-$kafka_version"
 marker="$home/.installed"
 
-is_installed() { [[ -f "$marker" && -d "$home/lib" && -f "$home/config/log4j2.xml" ]]; }
+is_installed() {
+  [[ -f "$marker" && -d "$home/lib" && -f "$home/config/log4j2.xml" && -f "$home/config/log4j2-tools.xml" ]]
+}
 
 install() {
   if is_installed; then
@@ -62,7 +64,7 @@ install() {
     die "an SLF4J 2.x jar entered the classpath; Kafka $kafka_version needs the 1.7 binding only"
   fi
   mkdir -p "$staging/config"
-  cp "$here/kafka/log4j2.xml" "$staging/config/log4j2.xml"
+  cp "$here/kafka/log4j2.xml" "$here/kafka/log4j2-tools.xml" "$staging/config/"
   rm -f "$staging/mvn.log"
   printf 'kafka=%s log4j=%s\n' "$kafka_version" "$log4j_version" >"$staging/.installed"
   rm -rf "$home"

@@ -74,7 +74,7 @@ class LocalKafka:
     def properties_file(self) -> Path:
         return self.data_dir / "server.properties"
 
-    def java(self, main_class: str, *args: str, heap: str | None = None) -> list[str]:
+    def java(self, main_class: str, *args: str, heap: str | None = None, log_config: str = "log4j2.xml") -> list[str]:
         """A `java` command line running `main_class` from the Kafka jars."""
         return [
             "java",
@@ -82,7 +82,7 @@ class LocalKafka:
             f"-Xms{heap or self.heap}",
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={self.home / 'config' / 'log4j2.xml'}",
+            f"-Dlog4j2.configurationFile={self.home / 'config' / log_config}",
             "-cp",
             str(self.home / "lib" / "*"),
             main_class,

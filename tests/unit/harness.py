@@ -40,6 +40,8 @@ class Registered:
 @dataclass
 class Recorder(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
+    # What the program returned, with every Output resolved to (value, is_secret).
+    results: dict[str, tuple[Any, bool]] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider))
@@ -75,14 +77,30 @@ def run(build: Callable[[], Any], *, stack: str = "dev", config: dict[str, Any] 
     # The SDK binds its futures to the current event loop when mocks are installed.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # A fresh root stack per run: the previous run's belongs to a closed loop.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(recorder, project="event-platform", stack=stack, preview=False)
     pulumi.runtime.set_all_config({f"event-platform:{k}": _config_text(v) for k, v in (config or {}).items()})
     try:
-        build()
+        try:
+            built = build()
+        except BaseException:
+            # Let the registrations already queued (the root stack) finish, so the next run
+            # in this process starts clean.
+            loop.run_until_complete(wait_for_rpcs())
+            raise
         loop.run_until_complete(wait_for_rpcs())
+        if isinstance(built, dict):
+            for key, value in built.items():
+                recorder.results[key] = loop.run_until_complete(_resolve(value))
     finally:
         loop.close()
     return recorder
+
+
+async def _resolve(value: Any) -> tuple[Any, bool]:
+    output = pulumi.Output.from_input(value)
+    return await output.future(), bool(await output.is_secret())
 
 
 def run_stack(stack: str, config: dict[str, Any] | None = None) -> Recorder:

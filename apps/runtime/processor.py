@@ -1,0 +1,240 @@
+"""The consume → handle → complete loop, with retries, dead letters and graceful shutdown.
+
+Per polled batch: decode each record (undecodable or unknown → dead letter at once), run the
+handler with retries (exponential backoff, jitter), dead-letter what still fails, then complete
+the batch in one step: outputs + dead letters published and input offsets committed together.
+A broker failure anywhere drops the connection, forgets uncommitted in-memory state and starts
+over from the last committed offsets, so nothing is lost and nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apps.runtime.adapter import Broker, BrokerError, Consumer, InboundRecord, OutboundRecord
+from apps.runtime.deadletter import Failure, dead_letter
+from apps.runtime.effects import EffectGuard
+from apps.runtime.envelope import Envelope, KafkaCodec
+from apps.runtime.events import EventRejected
+from apps.runtime.health import Heartbeat
+from apps.runtime.logs import event_context
+from apps.runtime.metrics import Metrics
+from apps.runtime.retry import PermanentError, RetryPolicy
+from apps.runtime.service import Service
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT_S = 0.5
+RECONNECT_DELAY_S = 1.0
+
+
+@dataclass(frozen=True)
+class ProcessorOptions:
+    group: str
+    dead_letter_topic: str
+    max_poll_records: int = 200
+    shutdown_timeout_s: float = 20.0
+
+
+class _Abandoned(Exception):
+    """Shutdown began while an event waited for its next retry: leave it for redelivery."""
+
+
+class Processor:
+    def __init__(
+        self,
+        service: Service,
+        broker: Broker,
+        codec: KafkaCodec,
+        options: ProcessorOptions,
+        *,
+        metrics: Metrics | None = None,
+        retry: RetryPolicy | None = None,
+        effects: EffectGuard | None = None,
+    ) -> None:
+        self.service = service
+        self.broker = broker
+        self.codec = codec
+        self.options = options
+        self.metrics = metrics or Metrics(service.name)
+        self.retry = retry or RetryPolicy()
+        self.effects = effects
+        self.heartbeat = Heartbeat(stale_after_s=30.0)
+        self._stop = threading.Event()
+        self._rebalanced = threading.Event()
+        self._consumer: Consumer | None = None
+        self._watchdog: threading.Timer | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop fetching, finish the event in hand, commit, close (SIGTERM)."""
+        if self._stop.is_set():
+            return
+        log.info("shutdown requested; draining", extra={"timeout_s": self.options.shutdown_timeout_s})
+        self._stop.set()
+        # Bounded shutdown: Kubernetes sends SIGKILL after its grace period anyway; exiting
+        # first, with a log line, says why the drain did not finish.
+        self._watchdog = threading.Timer(self.options.shutdown_timeout_s, self._exit_hard)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def is_ready(self) -> bool:
+        return self._consumer is not None and self._consumer.is_ready() and not self._stop.is_set()
+
+    def run(self) -> int:
+        """Process until `request_stop`; returns the process exit code."""
+        try:
+            self._connect()
+            while not self._stop.is_set():
+                self.heartbeat.tick()
+                try:
+                    self._poll_once()
+                except BrokerError as error:
+                    log.warning("broker failure; reconnecting from the last commit", extra={"error": str(error)})
+                    self._disconnect()
+                    self._connect()
+        finally:
+            self._disconnect()
+            if self.effects is not None:
+                self.effects.close()
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+        log.info("stopped cleanly")
+        return 0
+
+    def _connect(self) -> None:
+        """(Re)build state and join the group, retrying until connected or stopping."""
+        while not self._stop.is_set():
+            self.heartbeat.tick()
+            try:
+                self.service.restore(self.broker)
+                if self.effects is not None:
+                    self.effects.refresh()
+                self._consumer = self.broker.consumer(
+                    self.options.group, self.service.topics, on_assigned=self._rebalanced.set
+                )
+                log.info("consuming", extra={"topics": list(self.service.topics), "group": self.options.group})
+                return
+            except BrokerError as error:
+                log.warning("cannot connect yet; retrying", extra={"error": str(error)})
+                if self.effects is not None:
+                    self.effects.reset()
+                self._stop.wait(RECONNECT_DELAY_S)
+
+    def _disconnect(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+        if self.effects is not None:
+            self.effects.reset()
+
+    def _exit_hard(self) -> None:
+        log.error("shutdown did not finish in time; exiting without a final commit")
+        logging.shutdown()
+        os._exit(3)
+
+    # -- one batch ---------------------------------------------------------------------------
+
+    def _poll_once(self) -> None:
+        assert self._consumer is not None
+        records = self._consumer.poll(POLL_TIMEOUT_S, self.options.max_poll_records)
+        if self._rebalanced.is_set():
+            # The poll that returned these records may have moved partitions here, whose
+            # previous owner committed state and effects this instance has not seen yet.
+            self._rebalanced.clear()
+            self.service.restore(self.broker)
+            if self.effects is not None:
+                self.effects.refresh()
+        if records:
+            self._process_batch(self._consumer, records)
+
+    def _process_batch(self, consumer: Consumer, records: Sequence[InboundRecord]) -> None:
+        done: list[InboundRecord] = []
+        outputs: list[OutboundRecord] = []
+        self.metrics.in_flight_now.set(len(records))
+        try:
+            for record in records:
+                if self._stop.is_set():
+                    break  # the rest is redelivered to whoever owns the partition next
+                try:
+                    outputs.extend(self._process(record))
+                except _Abandoned:
+                    break
+                done.append(record)
+            consumer.complete(done, outputs)
+        except BrokerError:
+            # In-memory state may include effects of the uncommitted batch: forget them.
+            raise
+        finally:
+            self.metrics.in_flight_now.set(0)
+        for topic in {o.topic for o in outputs}:
+            self.metrics.published(topic, sum(1 for o in outputs if o.topic == topic))
+
+    def _process(self, record: InboundRecord) -> list[OutboundRecord]:
+        started = time.perf_counter()
+        try:
+            event = self.codec.decode(record.message)
+        except EventRejected as rejected:
+            self.metrics.received("undecodable")
+            now = datetime.now(UTC)
+            return [self._dead_letter(record, Failure(rejected.reason, str(rejected), 1, now, now))]
+        self.metrics.received(event.type)
+        if not self.service.handles(event.type):
+            return []
+        with event_context(event.id, event.correlation_id):
+            outputs = self._handle_with_retries(record, event)
+        self.metrics.latency.observe(time.perf_counter() - started)
+        return outputs
+
+    def _handle_with_retries(self, record: InboundRecord, event: Envelope) -> list[OutboundRecord]:
+        first_failure: datetime | None = None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                emits = self.service.handle(event)
+                return [OutboundRecord(e.topic, self.codec.encode(e.event)) for e in emits]
+            except BrokerError:
+                raise  # not the event's fault: reconnect and redeliver
+            except Exception as error:
+                now = datetime.now(UTC)
+                first_failure = first_failure or now
+                reason = _reason_of(error)
+                self.metrics.failed(reason)
+                if not self.retry.should_retry(attempt, error) or isinstance(error, EventRejected):
+                    log.error(
+                        "giving up on event; dead-lettering it",
+                        extra={"attempts": attempt, "reason": reason, "error": repr(error), "at": record.position},
+                    )
+                    failure = Failure(reason, repr(error), attempt, first_failure, now)
+                    return [self._dead_letter(record, failure)]
+                delay = self.retry.delay_s(attempt)
+                log.warning(
+                    "handler failed; retrying",
+                    extra={"attempt": attempt, "delay_s": round(delay, 3), "error": repr(error)},
+                )
+                if self._stop.wait(delay):
+                    raise _Abandoned() from error
+
+    def _dead_letter(self, record: InboundRecord, failure: Failure) -> OutboundRecord:
+        self.metrics.dead_lettered(failure.reason)
+        log.error(
+            "dead-lettered",
+            extra={"reason": failure.reason, "at": record.position, "topic": self.options.dead_letter_topic},
+        )
+        return dead_letter(record, failure, self.options.dead_letter_topic, self.options.group)
+
+
+def _reason_of(error: BaseException) -> str:
+    if isinstance(error, EventRejected):
+        return error.reason
+    if isinstance(error, PermanentError):
+        return "permanent-error"
+    return "handler-error"

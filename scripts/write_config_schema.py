@@ -1,0 +1,10 @@
+"""Writes config.schema.json, the JSON Schema editors use to check `event-platform:platform`."""
+
+import json
+from pathlib import Path
+
+from infra.config import json_schema
+
+target = Path(__file__).resolve().parents[1] / "config.schema.json"
+target.write_text(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")
+print(f"wrote {target.name}")

@@ -1,0 +1,136 @@
+"""The whole stack program under the mock monitor, for dev and prod."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.harness import Recorder, run_stack
+from tests.unit.schema_check import validation_errors
+
+
+@pytest.fixture(scope="module")
+def dev() -> Recorder:
+    return run_stack("dev")
+
+
+@pytest.fixture(scope="module")
+def prod() -> Recorder:
+    return run_stack("prod")
+
+
+def test_dev_declares_one_dual_role_kafka_node(dev: Recorder) -> None:
+    pools = dev.custom("KafkaNodePool")
+    assert [p.object_name for p in pools] == ["dual-role"]
+    assert pools[0].spec["replicas"] == 1
+    assert sorted(pools[0].spec["roles"]) == ["broker", "controller"]
+    assert pools[0].spec["storage"]["volumes"][0]["type"] == "ephemeral"
+
+
+def test_prod_declares_three_controllers_and_three_brokers(prod: Recorder) -> None:
+    pools = {p.object_name: p.spec for p in prod.custom("KafkaNodePool")}
+    assert pools["controllers"]["replicas"] == 3 and pools["controllers"]["roles"] == ["controller"]
+    assert pools["brokers"]["replicas"] == 3 and pools["brokers"]["roles"] == ["broker"]
+    volume = pools["brokers"]["storage"]["volumes"][0]
+    assert volume == {"id": 0, "kraftMetadata": "shared", "type": "persistent-claim", "size": "200Gi",
+                      "deleteClaim": False}
+    assert "topologySpreadConstraints" in pools["brokers"]["template"]["pod"]
+
+
+def test_prod_kafka_requires_tls_scram_and_acls(prod: Recorder) -> None:
+    kafka = prod.custom("Kafka")[0].spec["kafka"]
+    assert kafka["listeners"] == [{"name": "tls", "port": 9093, "type": "internal", "tls": True,
+                                   "authentication": {"type": "scram-sha-512"}}]
+    assert kafka["authorization"] == {"type": "simple"}
+    assert kafka["config"]["min.insync.replicas"] == 2
+    assert kafka["config"]["default.replication.factor"] == 3
+
+
+def test_dev_kafka_is_plain_internal_without_auth(dev: Recorder) -> None:
+    kafka = dev.custom("Kafka")[0].spec["kafka"]
+    assert kafka["listeners"] == [{"name": "plain", "port": 9092, "type": "internal", "tls": False}]
+    assert "authorization" not in kafka
+
+
+def test_topics_get_dead_letter_twins_with_cluster_label(dev: Recorder) -> None:
+    topics = {t.object_name: t for t in dev.custom("KafkaTopic")}
+    assert set(topics) == {"orders", "orders-dlq"}
+    assert topics["orders-dlq"].spec["topicName"] == "orders.dlq"
+    assert topics["orders"].spec["partitions"] == 3
+    assert topics["orders"].inputs["metadata"]["labels"]["strimzi.io/cluster"] == "events"
+
+
+def test_metrics_are_wired_for_kafka(dev: Recorder) -> None:
+    spec = dev.custom("Kafka")[0].spec
+    ref = spec["kafka"]["metricsConfig"]["valueFrom"]["configMapKeyRef"]
+    config_maps = {r.object_name: r for r in dev.of_type("kubernetes:core/v1:ConfigMap")}
+    assert ref["key"] in config_maps[ref["name"]].inputs["data"]
+    assert spec["kafkaExporter"]["groupRegex"] == ".*"
+
+
+def test_prod_rabbitmq_is_a_three_node_quorum_cluster(prod: Recorder) -> None:
+    cluster = prod.custom("RabbitmqCluster")[0].spec
+    assert cluster["replicas"] == 3
+    assert "cluster_partition_handling = pause_minority" in cluster["rabbitmq"]["additionalConfig"]
+    assert "rabbitmq_prometheus" in cluster["rabbitmq"]["additionalPlugins"]
+    pdbs = [r for r in prod.of_type("kubernetes:policy/v1:PodDisruptionBudget")]
+    assert pdbs and pdbs[0].inputs["spec"]["maxUnavailable"] == 1
+
+
+def test_queues_are_quorum_with_an_explicit_delivery_limit_and_dead_letters(dev: Recorder) -> None:
+    queues = {q.spec["name"]: q.spec for q in dev.custom("Queue")}
+    assert queues["orders"]["type"] == "quorum"
+    arguments = queues["orders"]["arguments"]
+    assert arguments["x-delivery-limit"] == 5
+    assert arguments["x-dead-letter-exchange"] == "events.dlx"
+    assert arguments["x-dead-letter-routing-key"] == "orders.dlq"
+    assert "orders.dlq" in queues
+    bindings = {(b.spec["source"], b.spec["destination"]) for b in dev.custom("Binding")}
+    assert ("events.dlx", "orders.dlq") in bindings and ("events", "orders") in bindings
+
+
+def test_nats_streams_and_their_dead_letter_advisory_streams(prod: Recorder) -> None:
+    streams = {s.spec["name"]: s.spec for s in prod.custom("Stream")}
+    assert streams["ORDERS"]["replicas"] == 3 and streams["ORDERS"]["storage"] == "file"
+    assert streams["ORDERS"]["preventDelete"] is True
+    assert streams["ORDERS_DLQ"]["subjects"] == ["$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.*"]
+
+
+def test_every_custom_resource_validates_against_its_pinned_crd(dev: Recorder, prod: Recorder) -> None:
+    checked = 0
+    for recorder in (dev, prod):
+        for resource in recorder:
+            if "apiVersion" not in resource.inputs or not resource.type.startswith("kubernetes:"):
+                continue
+            group = resource.inputs["apiVersion"]
+            if "/" not in group or group.split("/")[0].endswith("k8s.io") or group.startswith(("v1", "policy/")):
+                continue
+            body = {k: v for k, v in resource.inputs.items() if k != "metadata"}
+            assert validation_errors(group, resource.inputs["kind"], body) == [], resource.name
+            checked += 1
+    assert checked >= 20
+
+
+def test_namespaces_enforce_restricted_pod_security_and_default_deny(dev: Recorder) -> None:
+    namespaces = dev.of_type("kubernetes:core/v1:Namespace")
+    assert {n.object_name for n in namespaces} == {"kafka", "rabbitmq", "nats", "keda", "cert-manager"}
+    for namespace in namespaces:
+        assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    deny = [p for p in dev.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+            if p.object_name == "default-deny-ingress"]
+    assert len(deny) == len(namespaces)
+
+
+def test_generated_credentials_never_appear_in_plain_text(prod: Recorder) -> None:
+    passwords = prod.of_type("random:index/randomPassword:RandomPassword")
+    assert len(passwords) == 2
+    for secret in prod.of_type("kubernetes:core/v1:Secret"):
+        assert "data" not in secret.inputs or not secret.inputs["data"]
+    for resource in prod:
+        if resource.type in ("kubernetes:core/v1:ConfigMap",) or resource.kind == "KafkaUser":
+            assert "generated-" not in str(resource.inputs), resource.name
+
+
+def test_disabled_add_ons_declare_nothing() -> None:
+    recorder = run_stack("dev", {"platform": {"kafka": {"enabled": False}, "rabbitmq": {"enabled": False}}})
+    assert recorder.custom("Kafka") == [] and recorder.custom("RabbitmqCluster") == []
+    assert recorder.custom("Stream")
