@@ -12,7 +12,7 @@ import copy
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 Environment = Literal["dev", "prod"]
 CONFIG_NAMESPACE = "event-platform"
@@ -71,32 +71,48 @@ class KafkaConfig(Strict):
     tls: bool = Field(description="TLS on the client listener")
     topics: list[KafkaTopicConfig] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _replication_fits_the_cluster(self) -> KafkaConfig:
-        if self.replication_factor > self.brokers:
+    # Cross-field checks run on the later field, so the error names the key to change; fields
+    # are validated in declaration order, so the earlier ones are in ``info.data``.
+    @field_validator("controllers")
+    @classmethod
+    def _odd_quorum(cls, controllers: int, info: ValidationInfo) -> int:
+        if not info.data.get("dual_role") and controllers % 2 == 0:
+            raise ValueError(f"controllers {controllers} must be odd so the KRaft quorum survives a split")
+        return controllers
+
+    @field_validator("replication_factor")
+    @classmethod
+    def _replication_fits_the_cluster(cls, factor: int, info: ValidationInfo) -> int:
+        brokers = info.data.get("brokers")
+        if brokers is not None and factor > brokers:
+            raise ValueError(f"replication_factor {factor} exceeds brokers {brokers}: lower it or add brokers")
+        return factor
+
+    @field_validator("min_insync_replicas")
+    @classmethod
+    def _writes_survive_one_broker_down(cls, min_isr: int, info: ValidationInfo) -> int:
+        factor = info.data.get("replication_factor")
+        if factor is not None and (min_isr > factor or (factor > 1 and min_isr >= factor)):
             raise ValueError(
-                f"replication_factor {self.replication_factor} exceeds brokers {self.brokers}: "
-                "lower replication_factor or add brokers"
+                f"min_insync_replicas {min_isr} must be below replication_factor {factor} (or both 1), "
+                "otherwise one broker down stops all writes"
             )
-        if self.min_insync_replicas > self.replication_factor or (
-            self.replication_factor > 1 and self.min_insync_replicas >= self.replication_factor
-        ):
-            raise ValueError(
-                f"min_insync_replicas {self.min_insync_replicas} must be below replication_factor "
-                f"{self.replication_factor} (or both 1), otherwise one broker down stops all writes"
-            )
-        if not self.dual_role and self.controllers % 2 == 0:
-            raise ValueError(f"controllers {self.controllers} must be odd so the KRaft quorum survives a split")
-        for topic in self.topics:
-            if topic.replicas is not None and topic.replicas > self.brokers:
+        return min_isr
+
+    @field_validator("topics")
+    @classmethod
+    def _topics_fit_the_cluster(cls, topics: list[KafkaTopicConfig], info: ValidationInfo) -> list[KafkaTopicConfig]:
+        brokers = info.data.get("brokers")
+        for topic in topics:
+            if brokers is not None and topic.replicas is not None and topic.replicas > brokers:
                 raise ValueError(
-                    f"topic {topic.name!r} replicas {topic.replicas} exceeds brokers {self.brokers}: "
+                    f"topic {topic.name!r} replicas {topic.replicas} exceeds brokers {brokers}: "
                     "lower the topic's replicas or add brokers"
                 )
-        names = [t.name for t in self.topics]
+        names = [t.name for t in topics]
         if len(names) != len(set(names)):
             raise ValueError(f"topic names must be unique, got {names}")
-        return self
+        return topics
 
 
 class RabbitQueueConfig(Strict):
@@ -116,15 +132,19 @@ class RabbitmqConfig(Strict):
     memory: str = Field(pattern=_QUANTITY)
     queues: list[RabbitQueueConfig] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _odd_quorum(self) -> RabbitmqConfig:
-        if self.storage.type != "persistent":
+    @field_validator("replicas")
+    @classmethod
+    def _odd_quorum(cls, replicas: int) -> int:
+        if replicas > 1 and replicas % 2 == 0:
+            raise ValueError(f"replicas {replicas} must be odd: quorum queues and pause_minority need a majority")
+        return replicas
+
+    @field_validator("storage")
+    @classmethod
+    def _persistent(cls, storage: Storage) -> Storage:
+        if storage.type != "persistent":
             raise ValueError("storage.type must be persistent: quorum queues keep their log on disk")
-        if self.replicas > 1 and self.replicas % 2 == 0:
-            raise ValueError(
-                f"replicas {self.replicas} must be odd: quorum queues and pause_minority need a majority"
-            )
-        return self
+        return storage
 
 
 class NatsStreamConfig(Strict):
@@ -142,16 +162,21 @@ class NatsConfig(Strict):
     jetstream_storage: Storage
     streams: list[NatsStreamConfig] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _streams_fit(self) -> NatsConfig:
-        if self.replicas > 1 and self.replicas % 2 == 0:
-            raise ValueError(f"replicas {self.replicas} must be odd for the JetStream meta quorum")
-        for stream in self.streams:
-            if stream.replicas is not None and stream.replicas > self.replicas:
-                raise ValueError(
-                    f"stream {stream.name!r} replicas {stream.replicas} exceeds NATS servers {self.replicas}"
-                )
-        return self
+    @field_validator("replicas")
+    @classmethod
+    def _odd_quorum(cls, replicas: int) -> int:
+        if replicas > 1 and replicas % 2 == 0:
+            raise ValueError(f"replicas {replicas} must be odd for the JetStream meta quorum")
+        return replicas
+
+    @field_validator("streams")
+    @classmethod
+    def _streams_fit(cls, streams: list[NatsStreamConfig], info: ValidationInfo) -> list[NatsStreamConfig]:
+        servers = info.data.get("replicas")
+        for stream in streams:
+            if servers is not None and stream.replicas is not None and stream.replicas > servers:
+                raise ValueError(f"stream {stream.name!r} replicas {stream.replicas} exceeds NATS servers {servers}")
+        return streams
 
 
 class KedaConfig(Strict):
@@ -281,7 +306,8 @@ def format_validation_error(exc: ValidationError, document: dict[str, Any]) -> s
         key = f"{CONFIG_NAMESPACE}:platform.{path}" if path else f"{CONFIG_NAMESPACE}:platform"
         value = _lookup(document, error["loc"])
         message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{key}: {message} (got {json.dumps(value, default=str)}); {_fix_for(error)}")
+        shown = "" if isinstance(value, dict | list) else f" (got {json.dumps(value, default=str)})"
+        lines.append(f"{key}: {message}{shown}; {_fix_for(error)}")
     return "invalid stack configuration:\n  " + "\n  ".join(lines)
 
 
