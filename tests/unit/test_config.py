@@ -55,8 +55,10 @@ def test_stack_files_stay_short() -> None:
 
 BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {"kafka": {"brokerz": 3}}, "event-platform:platform.kafka.brokerz: Extra inputs are not permitted"),
-    ("prod", {"kafka": {"replication_factor": 5}}, "event-platform:platform.kafka.replication_factor: replication_factor 5 exceeds brokers 3"),
-    ("prod", {"kafka": {"min_insync_replicas": 3}}, "kafka.min_insync_replicas: min_insync_replicas 3 must be below replication_factor 3"),
+    ("prod", {"kafka": {"replication_factor": 5}},
+     "event-platform:platform.kafka.replication_factor: replication_factor 5 exceeds brokers 3"),
+    ("prod", {"kafka": {"min_insync_replicas": 3}},
+     "kafka.min_insync_replicas: min_insync_replicas 3 must be below replication_factor 3"),
     ("prod", {"kafka": {"controllers": 4}}, "kafka.controllers: controllers 4 must be odd"),
     ("dev", {"kafka": {"brokers": 0}},
      "event-platform:platform.kafka.brokers: Input should be greater than or equal to 1"),
