@@ -31,7 +31,7 @@ lint:
 	@$(ENV) ruff check .
 
 typecheck:
-	@$(ENV) mypy infra apps
+	@$(ENV) mypy infra apps policy
 
 schema:
 	@$(ENV) python scripts/write_config_schema.py

@@ -12,6 +12,7 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     PolicyPack,
     ReportViolation,
     ResourceValidationArgs,
@@ -64,7 +65,7 @@ def _protected_stateful(args: StackValidationArgs, report: ReportViolation) -> N
             report(f"{kind} {resource.name} holds data but is not protected (protect=True)", resource.urn)
 
 
-POLICIES = [
+POLICIES: list[Policy] = [
     ResourceValidationPolicy(
         name=name,
         description=(check.__doc__ or name).strip().splitlines()[0],
@@ -72,7 +73,8 @@ POLICIES = [
         enforcement_level=EnforcementLevel.ADVISORY if name in ADVISORY_IN_DEV else EnforcementLevel.MANDATORY,
     )
     for name, check in rules.PER_OBJECT.items()
-] + [
+]
+POLICIES += [
     StackValidationPolicy(
         name="prod-availability",
         description="Prod Deployments and StatefulSets run at least 2 replicas behind a PodDisruptionBudget.",

@@ -24,10 +24,12 @@ def pod_spec(obj: Manifest) -> Manifest | None:
     if kind == "Pod":
         return dict(spec)
     if kind == "CronJob":
-        return ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template", {}).get("spec")
-    if kind in WORKLOAD_KINDS:
-        return (spec.get("template") or {}).get("spec")
-    return None
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    elif kind not in WORKLOAD_KINDS:
+        return None
+    template: Manifest = spec.get("template") or {}
+    pod: Manifest | None = template.get("spec")
+    return pod
 
 
 def containers(spec: Manifest) -> Iterator[Manifest]:
