@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 STACK ?= dev
 ENV := . ./env.sh &&
+ENGINE := scripts/engine/status.sh >/dev/null || { scripts/engine/status.sh; exit 1; };
 # The stack's passphrase file (dev: documented fixed value; other stacks: random per checkout),
 # unless you exported PULUMI_CONFIG_PASSPHRASE(_FILE) yourself.
 PASSPHRASE := if [[ -z "$${PULUMI_CONFIG_PASSPHRASE:-}$${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]]; then \
@@ -12,10 +13,11 @@ SELECT := pulumi stack select --create --secrets-provider passphrase $(STACK) >/
 TARGET := if [[ -z "$${EVENTPLATFORM_TARGET:-}" && -z "$${KUBECONFIG:-}" && ! -f $$HOME/.kube/config ]]; then \
 	export EVENTPLATFORM_TARGET=render; echo "no kubeconfig found: previewing in render mode"; fi &&
 
-.PHONY: help setup test lint typecheck unit preview up destroy schema bench
+.PHONY: help setup test test-engine lint typecheck preview up destroy schema bench
 help:
 	@echo "make setup                 install everything (idempotent)"
-	@echo "make test                  lint, type check and all tests"
+	@echo "make test                  lint, type check, unit and workload tests"
+	@echo "make test-engine           tests through the real Pulumi CLI (needs the complete engine)"
 	@echo "make preview STACK=dev     pulumi preview of a stack (dev|prod)"
 	@echo "make up STACK=dev          pulumi up of a stack against the current kube context"
 	@echo "make schema                regenerate config.schema.json from the config model"
@@ -25,7 +27,10 @@ setup:
 	@scripts/setup.sh
 
 test: lint typecheck
-	@$(ENV) scripts/run-tests.sh
+	@$(ENV) scripts/run-tests.sh tests/unit tests/apps
+
+test-engine:
+	@$(ENGINE) $(ENV) scripts/run-tests.sh tests/engine
 
 lint:
 	@$(ENV) ruff check .
@@ -37,13 +42,13 @@ schema:
 	@$(ENV) python scripts/write_config_schema.py
 
 preview:
-	@$(ENV) $(PASSPHRASE) $(TARGET) $(SELECT) pulumi preview --stack $(STACK) --non-interactive --diff=false
+	@$(ENGINE) $(ENV) $(PASSPHRASE) $(TARGET) $(SELECT) pulumi preview --stack $(STACK) --non-interactive --diff=false
 
 up:
-	@$(ENV) $(PASSPHRASE) $(SELECT) pulumi up --stack $(STACK) --non-interactive --yes
+	@$(ENGINE) $(ENV) $(PASSPHRASE) $(SELECT) pulumi up --stack $(STACK) --non-interactive --yes
 
 destroy:
-	@$(ENV) $(PASSPHRASE) $(SELECT) pulumi destroy --stack $(STACK) --non-interactive --yes
+	@$(ENGINE) $(ENV) $(PASSPHRASE) $(SELECT) pulumi destroy --stack $(STACK) --non-interactive --yes
 
 bench:
 	@$(ENV) python -m bench

@@ -44,7 +44,7 @@ class GeneratorSettings(BaseSettings):
 
 
 def order_body(seq: int, settings: GeneratorSettings) -> dict[str, Any]:
-    bucket = seq % 100
+    bucket = seq * 37 % 100  # 37 is coprime to 100: every 100 orders hit every bucket, interleaved
     declined = bucket < settings.decline_percent
     missing = settings.decline_percent <= bucket < settings.decline_percent + settings.out_of_stock_percent
     sku = settings.out_of_stock_sku if missing else settings.skus[seq % len(settings.skus)]

@@ -1,6 +1,6 @@
 """Benchmark: the runtime's producer and consumer vs a plain kafka-python loop vs Kafka's Java tools.
 
-    .venv/bin/python -m bench.run [--quick]        (what `make bench` runs)
+    .venv/bin/python -m bench.run [--quick]        (`make bench` runs it via bench/__main__.py)
 
 Starts a private Kafka broker (scripts/brokers/kafka.sh install first), measures
   - producer throughput: runtime EventPublisher vs plain KafkaProducer loop (same settings),
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import statistics
@@ -171,10 +172,10 @@ def print_table(summary: dict[str, Any], rate: int) -> None:
         print(f"{role} runtime / plain = {ratio:.2f}  ({verdict} the {targets[role]:.1f}x target)")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer events and rounds (a smoke run)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-kafka-") as data:
         broker = LocalKafka(data_dir=Path(data))
@@ -189,7 +190,7 @@ def main() -> int:
     summary.update(
         when=datetime.now(UTC).isoformat(timespec="seconds"), seconds=round(time.monotonic() - began, 1),
         kafka=broker.home.name, python=platform.python_version(), events=bench.events, rounds=bench.rounds,
-        latency_rate_per_s=bench.rate, cpus=len(__import__("os").sched_getaffinity(0)),
+        latency_rate_per_s=bench.rate, cpus=len(os.sched_getaffinity(0)), load_average=os.getloadavg(),
     )
     print_table(summary, bench.rate)
     RESULTS.mkdir(parents=True, exist_ok=True)

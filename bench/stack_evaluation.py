@@ -34,7 +34,8 @@ def main() -> dict[str, dict[str, float | int]]:
     print(f"{'stack':<6} {'first':>8} {'median':>8} {'max':>8} {'resources':>10}  target < {TARGET_SECONDS:.0f} s")
     for stack, r in results.items():
         verdict = "ok" if r["max_s"] < TARGET_SECONDS else "SLOW"
-        print(f"{stack:<6} {r['first_s']:>7.2f}s {r['median_s']:>7.2f}s {r['max_s']:>7.2f}s {r['resources']:>10}  {verdict}")
+        print(f"{stack:<6} {r['first_s']:>7.2f}s {r['median_s']:>7.2f}s {r['max_s']:>7.2f}s "
+              f"{r['resources']:>10}  {verdict}")
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
     (out / "stack_evaluation.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -75,6 +75,19 @@ RABBITMQ_TOPOLOGY_OPERATOR = ManifestPin(
     ),
     mirror_path="manifests/rabbitmq/messaging-topology-operator-1.20.1.yaml",
 )
+# Knative Serving/Eventing come from the operator image's bundled release manifests (spec.version
+# of the KnativeServing/KnativeEventing resources); only the Kafka Broker data plane is applied
+# from its release asset, which the offline mirror cannot provide (it is a ko-built asset).
+KNATIVE_VERSION = "1.23.0"
+KNATIVE_KAFKA_BROKER_DATA_PLANE = ManifestPin(
+    "knative-eventing-kafka-broker",
+    KNATIVE_VERSION,
+    url=(
+        "https://github.com/knative-extensions/eventing-kafka-broker/releases/download/knative-v1.23.0/"
+        "eventing-kafka-broker.yaml"
+    ),
+    mirror_path="manifests/knative/1.23.0/eventing-kafka-broker.yaml",
+)
 # Strimzi publishes its CRDs as a separate release asset; the chart's crds/ folder holds the
 # same definitions, which is what the mirror offers.
 STRIMZI_CRDS_URL = "https://github.com/strimzi/strimzi-kafka-operator/releases/download/1.2.0/strimzi-crds-1.2.0.yaml"
@@ -84,6 +97,9 @@ KAFKA_VERSION = "4.3.1"
 KAFKA_METADATA_VERSION = "4.3-IV0"
 RABBITMQ_IMAGE = "rabbitmq:4.2.6-management"
 NATS_SERVER_VERSION = "2.14.2"
+# kube-prometheus-stack 88.5.3 vendors the grafana 12.11.1 chart, whose appVersion this is; stated
+# here so a chart bump cannot move Grafana's major version unnoticed.
+GRAFANA_VERSION = "13.2.0"
 
 
 class ArtifactError(Exception):
@@ -124,6 +140,10 @@ class ArtifactSource:
         if pin.oci:
             return {"chart": pin.oci, "version": pin.version}
         return {"chart": pin.name, "version": pin.version, "repository_opts": {"repo": pin.repo}}
+
+    def has_manifest(self, pin: ManifestPin) -> bool:
+        """False when the configured mirror lacks the manifest (upstream always has it)."""
+        return self.mirror is None or (self.mirror / pin.mirror_path).is_file()
 
     def manifest(self, pin: ManifestPin) -> str:
         """A file path or URL that ``yaml.v2.ConfigFile`` can read."""

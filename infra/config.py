@@ -183,6 +183,79 @@ class KedaConfig(Strict):
     enabled: bool = True
 
 
+_DURATION = r"^[0-9]+(s|m|h|d|w|y)$"
+_ISO_DURATION = r"^PT([0-9]+(\.[0-9]+)?[HMS])+$"
+
+
+class KnativeDeliveryConfig(Strict):
+    """How a Broker retries an event before it goes to the dead-letter sink."""
+
+    retry: int = Field(ge=0, le=100, description="redeliveries after the first attempt")
+    backoff_policy: Literal["exponential", "linear"] = "exponential"
+    backoff_delay: str = Field(pattern=_ISO_DURATION, description="ISO 8601 duration, e.g. PT0.5S")
+
+
+class KnativeKafkaSourceConfig(Strict):
+    name: str = Field(pattern=_DNS_LABEL, max_length=63)
+    topics: list[str] = Field(min_length=1, description="existing Kafka topics to read")
+    consumer_group: str = Field(min_length=1)
+    initial_offset: Literal["earliest", "latest"] = "latest"
+
+
+class KnativePingSourceConfig(Strict):
+    name: str = Field(pattern=_DNS_LABEL, max_length=63)
+    schedule: str = Field(min_length=9, description="cron expression, e.g. '*/5 * * * *'")
+    data: str = Field(default="{}", description="JSON payload of each event")
+
+
+class KnativeConfig(Strict):
+    enabled: bool = True
+    broker_class: Literal["MTChannelBasedBroker", "Kafka"] = Field(
+        description="MTChannelBasedBroker: in-memory channel, NOT durable (dev); Kafka: topic on the platform's Kafka"
+    )
+    namespace: str = Field(default="events", pattern=_DNS_LABEL, description="namespace of the platform Broker")
+    broker_name: str = Field(default="default", pattern=_DNS_LABEL)
+    broker_topic_partitions: int = Field(ge=1, le=1000, description="partitions of the Kafka Broker topic")
+    broker_topic_replicas: int | None = Field(default=None, ge=1, description="Kafka default when unset")
+    broker_topic_retention_ms: int = Field(default=604_800_000, ge=-1)
+    delivery: KnativeDeliveryConfig
+    high_availability: int = Field(ge=1, le=5, description="replicas of the Knative control and data planes")
+    scale_to_zero: bool = Field(description="let idle Knative Services scale to zero")
+    kafka_sources: list[KnativeKafkaSourceConfig] = Field(default_factory=list)
+    ping_sources: list[KnativePingSourceConfig] = Field(default_factory=list)
+
+
+class AlertThresholds(Strict):
+    """Per-environment alert thresholds; see docs/alerts.md for what each alert catches."""
+
+    consumer_lag: int = Field(ge=1, description="messages behind per consumer group and topic")
+    consumer_lag_for: str = Field(pattern=_DURATION)
+    queue_depth: int = Field(ge=1, description="ready messages in a RabbitMQ queue / pending in a NATS consumer")
+    error_ratio: float = Field(gt=0, lt=1, description="failed / received events of a service")
+    error_ratio_for: str = Field(pattern=_DURATION)
+    broker_down_for: str = Field(pattern=_DURATION)
+    delivery_failure_ratio: float = Field(gt=0, lt=1, description="failed / all Knative broker deliveries")
+
+
+class ObservabilityConfig(Strict):
+    enabled: bool = True
+    retention: str = Field(pattern=_DURATION, description="how long Prometheus keeps samples")
+    retention_size: str | None = Field(default=None, pattern=r"^[0-9]+(B|KB|MB|GB|TB|PB)$")
+    storage: Storage
+    prometheus_replicas: int = Field(ge=1, le=5)
+    alertmanager_replicas: int = Field(ge=1, le=5)
+    scrape_interval: str = Field(default="30s", pattern=_DURATION)
+    alerts: AlertThresholds
+
+    @field_validator("retention_size")
+    @classmethod
+    def _fits_the_volume(cls, size: str | None, info: ValidationInfo) -> str | None:
+        storage = info.data.get("storage")
+        if size is not None and storage is not None and storage.type == "ephemeral":
+            raise ValueError("retention_size needs persistent storage; set storage.type persistent or drop it")
+        return size
+
+
 class PlatformConfig(Strict):
     """Everything a stack decides. Components get plain typed slices of it, never pulumi.Config."""
 
@@ -198,6 +271,27 @@ class PlatformConfig(Strict):
     rabbitmq: RabbitmqConfig
     nats: NatsConfig
     keda: KedaConfig
+    knative: KnativeConfig
+    observability: ObservabilityConfig
+
+    @field_validator("knative")
+    @classmethod
+    def _kafka_broker_needs_kafka(cls, knative: KnativeConfig, info: ValidationInfo) -> KnativeConfig:
+        kafka = info.data.get("kafka")
+        if not knative.enabled or kafka is None:
+            return knative
+        if knative.broker_class == "Kafka" and not kafka.enabled:
+            raise ValueError("broker_class Kafka needs the platform's Kafka: enable kafka or use MTChannelBasedBroker")
+        if knative.broker_class == "Kafka" and kafka.authentication == "tls":
+            raise ValueError(
+                "broker_class Kafka supports kafka.authentication scram-sha-512 or none, not tls (client certificates)"
+            )
+        if knative.kafka_sources and not kafka.enabled:
+            raise ValueError("kafka_sources read the platform's Kafka: enable kafka or remove them")
+        replicas = knative.broker_topic_replicas
+        if replicas is not None and replicas > kafka.brokers:
+            raise ValueError(f"broker_topic_replicas {replicas} exceeds Kafka brokers {kafka.brokers}")
+        return knative
 
 
 _SHARED_TOPICS: list[dict[str, Any]] = [{"name": "orders", "partitions": 6}]
@@ -232,6 +326,30 @@ PRESETS: dict[str, dict[str, Any]] = {
             "streams": [{"name": "ORDERS", "subjects": ["orders.>"]}],
         },
         "keda": {},
+        "knative": {
+            "broker_class": "MTChannelBasedBroker",
+            "broker_topic_partitions": 1,
+            "delivery": {"retry": 3, "backoff_policy": "exponential", "backoff_delay": "PT0.2S"},
+            "high_availability": 1,
+            "scale_to_zero": True,
+            # A heartbeat through the broker: the quickest proof that delivery works in dev.
+            "ping_sources": [{"name": "heartbeat", "schedule": "*/1 * * * *", "data": '{"ping": true}'}],
+        },
+        "observability": {
+            "retention": "2d",
+            "storage": {"type": "ephemeral", "size": "5Gi", "delete_claim": True},
+            "prometheus_replicas": 1,
+            "alertmanager_replicas": 1,
+            "alerts": {
+                "consumer_lag": 100,
+                "consumer_lag_for": "5m",
+                "queue_depth": 100,
+                "error_ratio": 0.2,
+                "error_ratio_for": "5m",
+                "broker_down_for": "2m",
+                "delivery_failure_ratio": 0.2,
+            },
+        },
     },
     "prod": {
         "protect_stateful": True,
@@ -262,6 +380,30 @@ PRESETS: dict[str, dict[str, Any]] = {
             "streams": [{"name": "ORDERS", "subjects": ["orders.>"], "replicas": 3}],
         },
         "keda": {},
+        "knative": {
+            "broker_class": "Kafka",
+            "broker_topic_partitions": 12,
+            "broker_topic_replicas": 3,
+            "delivery": {"retry": 10, "backoff_policy": "exponential", "backoff_delay": "PT0.5S"},
+            "high_availability": 2,
+            "scale_to_zero": False,
+        },
+        "observability": {
+            "retention": "15d",
+            "retention_size": "45GB",
+            "storage": {"type": "persistent", "size": "50Gi", "delete_claim": False},
+            "prometheus_replicas": 2,
+            "alertmanager_replicas": 3,
+            "alerts": {
+                "consumer_lag": 1000,
+                "consumer_lag_for": "10m",
+                "queue_depth": 1000,
+                "error_ratio": 0.05,
+                "error_ratio_for": "10m",
+                "broker_down_for": "5m",
+                "delivery_failure_ratio": 0.05,
+            },
+        },
     },
 }
 

@@ -1,18 +1,23 @@
 """Composes the add-ons from one validated PlatformConfig, in dependency order.
 
-Phases: provider → namespaces → operators and their CRDs → broker clusters → topology
-(topics, users, queues, streams). Each phase hands the resources the next one needs through
-``depends_on``; nothing waits on a timer.
+Phases: provider → namespaces → cert-manager and the monitoring stack (its CRDs are needed by
+every chart that creates a PodMonitor) → operators and their CRDs → broker clusters → topology
+(topics, users, queues, streams) → Knative (operator → KnativeServing/KnativeEventing Ready →
+brokers, triggers, sources) → scrape configuration, alert rules and dashboards. Each phase hands
+the resources the next one needs through ``depends_on``; nothing waits on a timer.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import artifacts
+from infra import artifacts, knative, observability
+from infra.alerts import AlertThresholdArgs
+from infra.base import MANAGED_BY
 from infra.certmanager import CertManager, CertManagerArgs
 from infra.config import PlatformConfig
 from infra.kafka import (
@@ -32,7 +37,18 @@ from infra.namespaces import NamespaceArgs, PlatformNamespace
 from infra.nats import NatsArgs, NatsJetStream, StreamSpec
 from infra.rabbitmq import QueueSpec, RabbitmqCluster, RabbitmqClusterArgs, RabbitmqOperators, RabbitmqOperatorsArgs
 
-NAMESPACES = {"kafka": "kafka", "rabbitmq": "rabbitmq", "nats": "nats", "keda": "keda", "cert-manager": "cert-manager"}
+NAMESPACES = {
+    "kafka": "kafka",
+    "rabbitmq": "rabbitmq",
+    "nats": "nats",
+    "keda": "keda",
+    "cert-manager": "cert-manager",
+    "monitoring": "monitoring",
+    "knative-operator": "knative-operator",
+    "knative-serving": "knative-serving",
+    "knative-eventing": "knative-eventing",
+    "kourier-system": "kourier-system",
+}
 
 
 def kubernetes_provider(config: PlatformConfig, stack: str) -> k8s.Provider:
@@ -46,6 +62,21 @@ def kubernetes_provider(config: PlatformConfig, stack: str) -> k8s.Provider:
     return k8s.Provider("cluster", enable_server_side_apply=True)
 
 
+def wait_for_ready(kind: str) -> pulumi.ResourceTransformation:
+    """Adds ``pulumi.com/waitFor: condition=Ready`` to every custom resource of ``kind`` below."""
+
+    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if not args.type_.startswith("kubernetes:") or args.props.get("kind") != kind:
+            return None
+        props = dict(args.props)
+        metadata = dict(props.get("metadata") or {})
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), **knative.WAIT_READY}
+        props["metadata"] = metadata
+        return pulumi.ResourceTransformationResult(props, args.opts)
+
+    return transform
+
+
 class EventPlatform(pulumi.ComponentResource):
     """The whole event platform of one environment."""
 
@@ -56,7 +87,12 @@ class EventPlatform(pulumi.ComponentResource):
         self.config = config
         self.source = artifacts.ArtifactSource.from_settings(config.artifacts.mirror)
         self.prod = config.environment == "prod"
-        self.outputs = {"environment": config.environment, "namespaces": {}}
+        self.outputs = {"environment": config.environment, "namespaces": {}, "unavailable_artifacts": []}
+        self.cert_manager: CertManager | None = None
+        self.monitoring: observability.MonitoringStack | None = None
+        self.kafka_cluster: KafkaCluster | None = None
+        if config.observability.enabled:
+            self._monitoring_stack()
         if config.kafka.enabled:
             self._kafka()
         if config.rabbitmq.enabled:
@@ -65,21 +101,58 @@ class EventPlatform(pulumi.ComponentResource):
             self._nats()
         if config.keda.enabled:
             self._keda()
+        if config.knative.enabled:
+            self._knative()
+        if config.observability.enabled:
+            self._monitors()
         self.register_outputs(self.outputs)
 
     def _opts(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, depends_on=depends_on or [])
 
-    def _namespace(self, key: str, open_ports: list[int] | None = None) -> PlatformNamespace:
+    def _namespace(self, key: str, open_ports: list[int] | None = None, pod_security: str = "restricted",
+                   name: str | None = None) -> PlatformNamespace:
         namespace = PlatformNamespace(
-            f"{key}-namespace", NamespaceArgs(name=NAMESPACES[key], open_ports=open_ports or []), self._opts()
+            f"{key}-namespace",
+            NamespaceArgs(name=name or NAMESPACES[key], open_ports=open_ports or [], pod_security=pod_security),
+            self._opts(),
         )
         self.outputs["namespaces"][key] = namespace.name
         return namespace
 
+    def _monitored(self, release: str, values: dict[str, Any], depends_on: list[pulumi.Resource]
+                   ) -> pulumi.ResourceOptions:
+        """Options for a component whose chart should also create PodMonitors (KEDA, NATS)."""
+        if self.monitoring is None:
+            return self._opts(depends_on)
+        opts = self._opts([*depends_on, self.monitoring])
+        opts.transformations = [observability.chart_values_transformation(release, values)]
+        return opts
+
+    def _kafka_cluster_opts(self, depends_on: list[pulumi.Resource]) -> pulumi.ResourceOptions:
+        """Knative's Kafka credentials read Strimzi's cluster CA Secret, which exists only once the
+        Kafka resource is Ready: make Pulumi wait for that condition (custom resources are not
+        awaited otherwise). Only needed, and only added, when Knative uses the platform's Kafka."""
+        opts = self._opts(depends_on)
+        knative_cfg = self.config.knative
+        if knative_cfg.enabled and (knative_cfg.broker_class == knative.KAFKA_BROKER or knative_cfg.kafka_sources):
+            opts.transformations = [wait_for_ready("Kafka")]
+        return opts
+
+    def _cert_manager(self) -> CertManager:
+        """cert-manager, once, for whichever add-on needs webhook certificates first."""
+        if self.cert_manager is None:
+            cm_namespace = self._namespace("cert-manager", open_ports=[10250])
+            self.cert_manager = CertManager(
+                "cert-manager", CertManagerArgs(namespace=cm_namespace.name, source=self.source),
+                self._opts([cm_namespace]),
+            )
+        return self.cert_manager
+
     def _kafka(self) -> None:
         cfg = self.config.kafka
         namespace = self._namespace("kafka")
+        self.kafka_namespace = namespace
         operator = StrimziOperator(
             "strimzi",
             StrimziOperatorArgs(namespace=namespace.name, source=self.source, watch_namespaces=[NAMESPACES["kafka"]]),
@@ -104,8 +177,9 @@ class EventPlatform(pulumi.ComponentResource):
                 spread=self.prod,
                 operator=operator.chart,
             ),
-            self._opts([operator]),
+            self._kafka_cluster_opts([operator]),
         )
+        self.kafka_cluster = cluster
         topics = []
         for topic in cfg.topics:
             names = [topic.name, f"{topic.name}.dlq"] if topic.dead_letter else [topic.name]
@@ -159,10 +233,7 @@ class EventPlatform(pulumi.ComponentResource):
 
     def _rabbitmq(self) -> None:
         cfg = self.config.rabbitmq
-        cm_namespace = self._namespace("cert-manager", open_ports=[10250])
-        cert_manager = CertManager(
-            "cert-manager", CertManagerArgs(namespace=cm_namespace.name, source=self.source), self._opts([cm_namespace])
-        )
+        cert_manager = self._cert_manager()
         operators = RabbitmqOperators(
             "rabbitmq-operators", RabbitmqOperatorsArgs(source=self.source, cert_manager=cert_manager.chart),
             self._opts([cert_manager]),
@@ -212,7 +283,7 @@ class EventPlatform(pulumi.ComponentResource):
                     for s in cfg.streams
                 ],
             ),
-            self._opts([namespace]),
+            self._monitored(cfg.release_name, observability.nats_metrics_values(), [namespace]),
         )
         self.outputs["nats"] = {
             "url": nats.url,
@@ -223,6 +294,235 @@ class EventPlatform(pulumi.ComponentResource):
     def _keda(self) -> None:
         namespace = self._namespace("keda", open_ports=[9443, 6443])
         keda = Keda("keda", KedaArgs(namespace=namespace.name, source=self.source, replicas=2 if self.prod else 1),
-                    self._opts([namespace]))
+                    self._monitored("keda", observability.keda_metrics_values(), [namespace]))
         self.keda = keda
         self.outputs["keda"] = {"namespace": namespace.name}
+
+    # --- observability -------------------------------------------------------------------
+
+    def _monitoring_stack(self) -> None:
+        cfg = self.config.observability
+        # node-exporter needs the host's network, PID namespace and filesystem: `privileged`.
+        namespace = self._namespace("monitoring", open_ports=[observability.WEBHOOK_PORT], pod_security="privileged")
+        cert_manager = self._cert_manager()
+        self.monitoring = observability.MonitoringStack(
+            "monitoring",
+            observability.MonitoringStackArgs(
+                namespace=namespace.name,
+                source=self.source,
+                retention=cfg.retention,
+                retention_size=cfg.retention_size,
+                storage=observability.MonitoringStorage(cfg.storage.type, cfg.storage.size, cfg.storage.storage_class),
+                prometheus_replicas=cfg.prometheus_replicas,
+                alertmanager_replicas=cfg.alertmanager_replicas,
+                scrape_interval=cfg.scrape_interval,
+                protect=self.config.protect_stateful,
+                cert_manager=cert_manager,
+            ),
+            self._opts([namespace, cert_manager]),
+        )
+        self.monitoring_namespace = namespace
+        self.outputs["observability"] = {
+            "grafana_url": self.monitoring.grafana_url,
+            "grafana_admin_user": "admin",
+            "grafana_admin_password": self.monitoring.grafana_admin_password,
+            "prometheus_url": self.monitoring.prometheus_url,
+            "alertmanager_url": self.monitoring.alertmanager_url,
+        }
+
+    def _monitors(self) -> None:
+        assert self.monitoring is not None
+        cfg, alerts = self.config, self.config.observability.alerts
+        namespaces = self.outputs["namespaces"]
+        targets = observability.ScrapeTargets(
+            monitoring=namespaces["monitoring"],
+            kafka=namespaces.get("kafka"),
+            kafka_cluster=cfg.kafka.cluster_name,
+            rabbitmq=namespaces.get("rabbitmq"),
+            rabbitmq_cluster=cfg.rabbitmq.cluster_name,
+            knative_serving=namespaces.get("knative-serving"),
+            knative_eventing=namespaces.get("knative-eventing"),
+            kourier=namespaces.get("kourier-system"),
+        )
+        thresholds = AlertThresholdArgs(
+            consumer_lag=alerts.consumer_lag,
+            consumer_lag_for=alerts.consumer_lag_for,
+            queue_depth=alerts.queue_depth,
+            error_ratio=alerts.error_ratio,
+            error_ratio_for=alerts.error_ratio_for,
+            broker_down_for=alerts.broker_down_for,
+            delivery_failure_ratio=alerts.delivery_failure_ratio,
+            kafka=cfg.kafka.enabled,
+            rabbitmq=(NAMESPACES["rabbitmq"], f"{cfg.rabbitmq.cluster_name}-server") if cfg.rabbitmq.enabled else None,
+            nats=(NAMESPACES["nats"], cfg.nats.release_name) if cfg.nats.enabled else None,
+            keda=cfg.keda.enabled,
+            knative=cfg.knative.enabled,
+        )
+        monitors = observability.PlatformMonitors(
+            "platform-monitors",
+            observability.PlatformMonitorsArgs(targets=targets, thresholds=thresholds, stack=self.monitoring),
+            self._opts([self.monitoring, self.monitoring_namespace]),
+        )
+        self.outputs["observability"]["dashboards"] = [c.metadata.apply(lambda m: m["name"])
+                                                       for c in monitors.dashboards]
+
+    # --- Knative ----------------------------------------------------------------------------
+
+    def _knative(self) -> None:
+        cfg = self.config.knative
+        kafka_broker = cfg.broker_class == knative.KAFKA_BROKER
+        webhook = [knative.WEBHOOK_PORT]
+        operator_ns = self._namespace("knative-operator", open_ports=webhook, pod_security="baseline")
+        # Workload namespaces reach the autoscaler (queue-proxy stats) and the broker ingress.
+        serving_ns = self._namespace("knative-serving", open_ports=[*webhook, 8080])
+        eventing_ns = self._namespace("knative-eventing", open_ports=[*webhook, 8080])
+        # Kourier's gateway is the entry point for all Knative Service traffic.
+        kourier_ns = self._namespace("kourier-system", open_ports=[8080, 8081, 8443])
+        events_ns = self._namespace("events", name=cfg.namespace)
+        operator = knative.KnativeOperator(
+            "knative-operator", knative.KnativeOperatorArgs(namespace=operator_ns.name, source=self.source),
+            self._opts([operator_ns]),
+        )
+        serving = knative.KnativeServing(
+            "knative-serving",
+            knative.KnativeServingArgs(namespace=serving_ns.name, replicas=cfg.high_availability,
+                                       scale_to_zero=cfg.scale_to_zero, operator=operator.chart),
+            self._opts([serving_ns, kourier_ns, operator]),
+        )
+        eventing = knative.KnativeEventing(
+            "knative-eventing",
+            knative.KnativeEventingArgs(
+                namespace=eventing_ns.name, replicas=cfg.high_availability, default_broker_class=cfg.broker_class,
+                source=self.source, kafka=kafka_broker or bool(cfg.kafka_sources), operator=operator.chart,
+            ),
+            self._opts([eventing_ns, operator]),
+        )
+        self.outputs["unavailable_artifacts"] += eventing.unavailable_artifacts
+        delivery = knative.Delivery(cfg.delivery.retry, cfg.delivery.backoff_policy, cfg.delivery.backoff_delay)
+        broker_args: dict[str, Any] = {}
+        broker_deps: list[pulumi.Resource] = [events_ns, *eventing.ready]
+        if kafka_broker:
+            config, topic = self._kafka_broker_backend(eventing_ns)
+            broker_args = {"config": config.reference, "external_topic": topic.topic_name}
+            broker_deps += [config, topic]
+        broker = knative.Broker(
+            "knative-broker",
+            knative.BrokerArgs(namespace=events_ns.name, broker_name=cfg.broker_name, broker_class=cfg.broker_class,
+                               delivery=delivery, depends_on=broker_deps,
+                               # Without its data plane a Kafka Broker never becomes Ready; waiting
+                               # would only turn the warning above into a timeout.
+                               wait_ready=not eventing.unavailable_artifacts, **broker_args),
+            self._opts(),
+        )
+        broker_sink = knative.Sink(name=cfg.broker_name, kind="Broker", api_version=knative.EVENTING_API)
+        for ping in cfg.ping_sources:
+            knative.PingSource(
+                f"knative-ping-{ping.name}",
+                knative.PingSourceArgs(namespace=events_ns.name, source_name=ping.name, schedule=ping.schedule,
+                                       sink=broker_sink, data=ping.data, depends_on=[broker]),
+                self._opts(),
+            )
+        for source in cfg.kafka_sources:
+            self._kafka_source(source, events_ns, broker_sink, [broker, *eventing.ready])
+        self.outputs["knative"] = {
+            "broker_url": broker.url,
+            "broker_class": cfg.broker_class,
+            # The in-memory channel behind MTChannelBasedBroker loses events on any pod restart.
+            "broker_durable": kafka_broker,
+            "namespace": events_ns.name,
+            "ingress_gateway": serving.gateway,
+            "unavailable_artifacts": eventing.unavailable_artifacts,
+        }
+
+    def _kafka_credentials(self, name: str, user_name: str, namespace: pulumi.Input[str],
+                           topics: list[TopicAccess], group: str, pattern: str) -> pulumi.Output[str] | None:
+        """A KafkaUser and a Secret in ``namespace`` in the format Knative's Kafka code reads."""
+        assert self.kafka_cluster is not None
+        kafka = self.config.kafka
+        if kafka.authentication == "none" and not kafka.tls:
+            return None
+        data: dict[str, pulumi.Input[str]] = {"protocol": "SSL" if kafka.tls else "PLAINTEXT"}
+        if kafka.authentication == "scram-sha-512":
+            user = KafkaUser(
+                name,
+                KafkaUserArgs(namespace=self.kafka_namespace.name, cluster_name=kafka.cluster_name,
+                              user_name=user_name, topics=topics, consumer_group=group,
+                              group_pattern="prefix" if pattern == "prefix" else "literal",
+                              cluster=self.kafka_cluster.kafka),
+                self._opts([self.kafka_cluster]),
+            )
+            data = knative.kafka_auth_data(user_name, user.password, "")
+            if not kafka.tls:
+                data["protocol"] = "SASL_PLAINTEXT"
+        if kafka.tls:
+            data["ca.crt"] = self._kafka_cluster_ca()
+        else:
+            data.pop("ca.crt", None)
+        secret = k8s.core.v1.Secret(
+            f"{name}-kafka-auth",
+            metadata={"name": f"{user_name}-kafka-auth", "namespace": namespace, "labels": MANAGED_BY},
+            string_data=data,
+            opts=self._opts(),
+        )
+        name_of_secret: pulumi.Output[str] = secret.metadata.apply(lambda m: m["name"])
+        return name_of_secret
+
+    def _kafka_cluster_ca(self) -> pulumi.Output[str]:
+        """Strimzi's cluster CA certificate, read once the Kafka resource exists (never copied by hand)."""
+        if not hasattr(self, "_cluster_ca"):
+            assert self.kafka_cluster is not None
+            name = f"{self.config.kafka.cluster_name}-cluster-ca-cert"
+            # The id is only known once the Kafka resource is created, so a preview never reads it.
+            secret_id = self.kafka_cluster.kafka.id.apply(lambda _: f"{NAMESPACES['kafka']}/{name}")
+            ca = k8s.core.v1.Secret.get("kafka-cluster-ca", secret_id, opts=self._opts([self.kafka_cluster]))
+            self._cluster_ca = pulumi.Output.secret(
+                ca.data.apply(lambda d: base64.b64decode((d or {}).get("ca.crt", "")).decode())
+            )
+        return self._cluster_ca
+
+    def _kafka_broker_backend(self, eventing_ns: PlatformNamespace) -> tuple[knative.KafkaBrokerConfig, KafkaTopic]:
+        assert self.kafka_cluster is not None
+        cfg, kafka = self.config.knative, self.config.kafka
+        replicas = cfg.broker_topic_replicas or kafka.replication_factor
+        topic_name = f"knative-broker-{cfg.namespace}-{cfg.broker_name}"
+        topic = KafkaTopic(
+            "knative-broker-topic",
+            KafkaTopicArgs(namespace=self.kafka_namespace.name, cluster_name=kafka.cluster_name, topic_name=topic_name,
+                           partitions=cfg.broker_topic_partitions, replicas=replicas,
+                           min_insync_replicas=kafka.min_insync_replicas, retention_ms=cfg.broker_topic_retention_ms,
+                           protect=self.config.protect_stateful, cluster=self.kafka_cluster.kafka),
+            self._opts([self.kafka_cluster]),
+        )
+        auth = self._kafka_credentials(
+            "knative-broker-user", "knative-broker", eventing_ns.name,
+            [TopicAccess(topic_name, ["Read", "Write", "Describe"])], "knative-trigger-", "prefix",
+        )
+        config = knative.KafkaBrokerConfig(
+            "kafka-broker-config",
+            knative.KafkaBrokerBackendArgs(namespace=NAMESPACES["knative-eventing"],
+                                           bootstrap_servers=self.kafka_cluster.bootstrap_servers,
+                                           topic_partitions=cfg.broker_topic_partitions, topic_replicas=replicas,
+                                           auth_secret=auth),
+            self._opts([eventing_ns]),
+        )
+        return config, topic
+
+    def _kafka_source(self, source: Any, events_ns: PlatformNamespace, sink: knative.Sink,
+                      depends_on: list[pulumi.Resource]) -> None:
+        assert self.kafka_cluster is not None
+        auth = self._kafka_credentials(
+            f"knative-source-{source.name}-user", f"knative-source-{source.name}", events_ns.name,
+            [TopicAccess(t, ["Read", "Describe"]) for t in source.topics], source.consumer_group, "literal",
+        )
+        knative.KafkaSource(
+            f"knative-kafka-source-{source.name}",
+            knative.KafkaSourceArgs(
+                namespace=events_ns.name, source_name=source.name,
+                bootstrap_servers=[self.kafka_cluster.bootstrap_servers], topics=source.topics,
+                consumer_group=source.consumer_group, sink=sink, initial_offset=source.initial_offset,
+                credentials=None if auth is None else knative.KafkaCredentials(
+                    auth, sasl=self.config.kafka.authentication == "scram-sha-512", tls=self.config.kafka.tls),
+                depends_on=depends_on,
+            ),
+            self._opts(),
+        )

@@ -46,16 +46,21 @@ for pair in "pulumi:$PULUMI_V" "pulumi-kubernetes:$K8S_V" "pulumi-random:$RANDOM
     fail "versions.env says ${pair%%:*} ${pair#*:} but requirements.txt pins $pinned" \
       "make them equal: the engine asks for plugins at exactly the SDK wheel's version"
 done
-if [[ -x $ENGINE_CACHE/pulumi-$PULUMI_V/pulumi && -x $ENGINE_CACHE/kubernetes-$K8S_V/pulumi-resource-kubernetes &&
-  -x $ENGINE_CACHE/random-$RANDOM_V/pulumi-resource-random ]]; then
+engine_ready=true
+if scripts/engine/status.sh >/dev/null; then
   say "      cached in $ENGINE_CACHE"
 elif scripts/engine/install-official.sh; then
   say "      installed the official release binaries"
 else
   say "      official downloads unreachable; building the same versions from the Go module proxy"
-  scripts/engine/build-from-source.sh ||
-    fail "the engine build failed (its output above names the component and the step)" \
-      "fix what it reports and run make setup again; finished components are kept"
+  go_bin=$(scripts/engine/ensure-go.sh) || fail "no Go toolchain" "install Go >= $(VERSION_OF GO_MIN_VERSION)"
+  PATH="$go_bin:$PATH" scripts/engine/build-from-source.sh || true
+  if ! scripts/engine/status.sh | sed 's/^/[setup]       /'; then
+    # Not fatal: the tests of the components and workloads do not need the engine. The
+    # engine-driven targets (make preview/up/destroy, make test-engine) stop with this report.
+    engine_ready=false
+    say "      ENGINE INCOMPLETE: see the report above; continuing with everything else"
+  fi
 fi
 
 step "Plugins into the project's PULUMI_HOME ($PULUMI_HOME)"
@@ -66,8 +71,12 @@ install_plugin() {
     --file "$ENGINE_CACHE/$name-$version/pulumi-resource-$name" >/dev/null ||
     fail "pulumi could not install the $name plugin" "run: . ./env.sh && pulumi plugin ls"
 }
-install_plugin kubernetes "$K8S_V"
-install_plugin random "$RANDOM_V"
+if $engine_ready; then
+  install_plugin kubernetes "$K8S_V"
+  install_plugin random "$RANDOM_V"
+else
+  say "      skipped: the plugins are not available (engine incomplete)"
+fi
 
 step "Apache Kafka for the workload tests and benchmarks"
 scripts/brokers/kafka.sh install || fail "Kafka could not be provisioned" "see scripts/brokers/kafka.sh output above"
@@ -76,12 +85,18 @@ step "Local state backend (.pulumi-state)"
 mkdir -p .pulumi-state
 
 step "Check"
-cli=$(pulumi version) || fail "the pulumi CLI does not run" "delete $ENGINE_CACHE/pulumi-$PULUMI_V and run make setup"
-[[ $cli == "v$PULUMI_V" ]] || fail "pulumi version says $cli, expected v$PULUMI_V" "delete $ENGINE_CACHE/pulumi-$PULUMI_V and rerun"
-say "ready:"
+say "installed:"
 say "  python      $(.venv/bin/python --version | cut -d' ' -f2) in .venv"
-say "  pulumi      $cli ($(command -v pulumi))"
-pulumi plugin ls 2>/dev/null | awk 'NR > 1 && NF { printf "[setup]   plugin      %s %s\n", $1, $3 }'
+if command -v pulumi >/dev/null; then
+  cli=$(pulumi version) || fail "the pulumi CLI does not run" "delete $ENGINE_CACHE/pulumi-$PULUMI_V and run make setup"
+  [[ $cli == "v$PULUMI_V" ]] || fail "pulumi version says $cli, expected v$PULUMI_V" "delete $ENGINE_CACHE/pulumi-$PULUMI_V and rerun"
+  say "  pulumi      $cli ($(command -v pulumi))"
+fi
+if $engine_ready; then
+  pulumi plugin ls 2>/dev/null | awk 'NR > 1 && NF { printf "[setup]   plugin      %s %s\n", $1, $3 }'
+else
+  say "  engine      INCOMPLETE (scripts/engine/status.sh): make preview/up/destroy and make test-engine need it"
+fi
 say "  kafka       $(VERSION_OF KAFKA_VERSION) ($(scripts/brokers/kafka.sh path))"
 say "  state       $PULUMI_BACKEND_URL"
 say "next: make test   (then: make preview STACK=dev)"

@@ -8,12 +8,14 @@ request it receives to `<dir>/<system>.jsonl`, so tests can count exactly what h
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -81,40 +83,57 @@ class SimulatedProvider:
     """What every simulated external system shares: it honours idempotency keys the way
     payment providers do (a repeated key gets the first answer back and changes nothing) and,
     given a directory, records every request it receives as one fsynced JSON line, marking
-    repeats, so tests can tell effects (first requests) from redundant requests."""
+    repeats, so tests can tell effects (first requests) from redundant requests.
+
+    The record file is the provider's memory, shared by every instance of a service (replicas,
+    restarts) like a real provider's database: each call re-reads it under an exclusive lock.
+    """
 
     def __init__(self, directory: Path | None, system: str, latency_s: float = 0.0) -> None:
         self._path = directory / f"{system}.jsonl" if directory is not None else None
         self._latency_s = latency_s
         self._lock = threading.Lock()
         self._answers: dict[str, str] = {}
-        if self._path is not None and self._path.exists():  # the provider outlives our restarts
-            for line in self._path.read_text().splitlines():
-                entry = json.loads(line)
-                self._answers.setdefault(entry["idempotency_key"], entry["answer"])
+        self._read_up_to = 0
 
     def _perform(self, request: ChargeRequest | ShipmentRequest | Notification,
                  answer_type: type[AnswerT], answer: Callable[[], AnswerT]) -> AnswerT:
         time.sleep(self._latency_s)
-        key = request.idempotency_key
-        with self._lock:
-            earlier = self._answers.get(key)
+        with self._lock, self._shared_memory() as record:
+            earlier = self._answers.get(request.idempotency_key)
             result = answer_type.model_validate_json(earlier) if earlier is not None else answer()
-            self._answers.setdefault(key, result.model_dump_json())
-            self._record(request, result, repeated=earlier is not None)
+            self._answers.setdefault(request.idempotency_key, result.model_dump_json())
+            record(request, result, earlier is not None)
         return result
 
-    def _record(self, request: BaseModel, result: BaseModel, *, repeated: bool) -> None:
+    @contextmanager
+    def _shared_memory(self) -> Iterator[Callable[[BaseModel, BaseModel, bool], None]]:
         if self._path is None:
+            yield lambda request, result, repeated: None
             return
-        entry = {**request.model_dump(mode="json"), "answer": result.model_dump_json(), "repeated": repeated}
-        line = (json.dumps(entry, sort_keys=True) + "\n").encode()
-        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self._path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line)
-            os.fsync(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._catch_up(fd)
+
+            def record(request: BaseModel, result: BaseModel, repeated: bool) -> None:
+                entry = {**request.model_dump(mode="json"), "answer": result.model_dump_json(), "repeated": repeated}
+                os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode())
+                os.fsync(fd)
+                self._read_up_to = os.fstat(fd).st_size
+
+            yield record
         finally:
-            os.close(fd)
+            os.close(fd)  # releases the lock
+
+    def _catch_up(self, fd: int) -> None:
+        size = os.fstat(fd).st_size
+        if size <= self._read_up_to:
+            return
+        for line in os.pread(fd, size - self._read_up_to, self._read_up_to).decode().splitlines():
+            entry = json.loads(line)
+            self._answers.setdefault(entry["idempotency_key"], entry["answer"])
+        self._read_up_to = size
 
 
 class SimulatedGateway(SimulatedProvider):

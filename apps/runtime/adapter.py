@@ -17,7 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from apps.runtime.envelope import WireMessage
+from apps.runtime.envelope import Codec, ContentMode, WireMessage
+from apps.runtime.events import EventRegistry
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,10 @@ class LogReader(ABC):
 
 class Broker(ABC):
     name: str
+
+    @abstractmethod
+    def codec(self, registry: EventRegistry, mode: ContentMode = ContentMode.BINARY) -> Codec:
+        """The CloudEvents protocol binding for this broker's records."""
 
     @abstractmethod
     def consumer(

@@ -14,7 +14,6 @@ from types import FrameType
 
 from apps.runtime import logs
 from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import KafkaCodec
 from apps.runtime.health import HealthServer
 from apps.runtime.kafka import KafkaBroker
 from apps.runtime.metrics import Metrics
@@ -61,7 +60,7 @@ def run(build: Callable[[ServiceContext], tuple[Service, EffectGuard | None]]) -
     processor = Processor(
         service,
         context.broker,
-        KafkaCodec(service.registry, settings.content_mode),
+        context.broker.codec(service.registry, settings.content_mode),
         ProcessorOptions(
             group=settings.group,
             dead_letter_topic=settings.dlq_topic,

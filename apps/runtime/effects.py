@@ -49,7 +49,7 @@ class EffectGuard:
         if self._journal is not None:
             try:
                 self._journal.close()
-            except Exception:
+            except Exception:  # the broker may be gone
                 log.debug("closing the effects journal failed", exc_info=True)
         self._journal = None
 

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings import kafka as ce_kafka
@@ -92,6 +92,18 @@ class WireMessage:
             if header_name == name:
                 return value
         return None
+
+
+class Codec(Protocol):
+    """Envelope ⇄ broker record, per the broker's CloudEvents protocol binding."""
+
+    registry: EventRegistry
+
+    def encode(self, envelope: Envelope) -> WireMessage: ...
+
+    def decode(self, wire: WireMessage) -> Envelope:
+        """Raises MalformedEvent, UnknownEventType or InvalidPayload (all EventRejected)."""
+        ...
 
 
 class KafkaCodec:

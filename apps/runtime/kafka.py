@@ -29,7 +29,8 @@ from apps.runtime.adapter import (
     OutboundRecord,
     Publisher,
 )
-from apps.runtime.envelope import WireMessage
+from apps.runtime.envelope import ContentMode, KafkaCodec, WireMessage
+from apps.runtime.events import EventRegistry
 from apps.runtime.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -232,11 +233,20 @@ class KafkaConsumerAdapter(Consumer):
         assert self._producer is not None
         try:
             self._producer.abort_transaction()
-        except Exception:
+        except Exception:  # the original error is the one worth raising
             log.warning("aborting the transaction failed; the next producer with this id will abort it")
 
     def is_ready(self) -> bool:
-        return self._healthy and bool(self._consumer.assignment())
+        return self._healthy and bool(self._consumer.assignment()) and self._coordinator_connected()
+
+    def _coordinator_connected(self) -> bool:
+        # kafka-python has no public "connected" query. Read the group coordinator's connection
+        # state without side effects (its coordinator() would mark it dead from this thread).
+        try:
+            node = self._consumer._coordinator.coordinator_id
+            return node is not None and bool(self._consumer._client.connected(node))
+        except Exception:  # a probe must answer, not raise
+            return False
 
     def close(self) -> None:
         # Leave the group first so partitions move to other instances without a session timeout.
@@ -248,7 +258,7 @@ class KafkaConsumerAdapter(Consumer):
                     closable.close(autocommit=False)
                 else:
                     closable.close(timeout=5)
-            except Exception:
+            except Exception:  # closing after a broker failure may fail again
                 log.warning("closing %s failed", type(closable).__name__, exc_info=True)
 
 
@@ -362,6 +372,9 @@ class KafkaBroker(Broker):
         self.auto_offset_reset = auto_offset_reset
         self.session_timeout_ms = session_timeout_ms
         self.transaction_timeout_ms = transaction_timeout_ms
+
+    def codec(self, registry: EventRegistry, mode: ContentMode = ContentMode.BINARY) -> KafkaCodec:
+        return KafkaCodec(registry, mode)
 
     def consumer(
         self, group: str, topics: Sequence[str], on_assigned: Callable[[], None] | None = None

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from apps.runtime.adapter import Broker, BrokerError, Consumer, InboundRecord, OutboundRecord
 from apps.runtime.deadletter import Failure, dead_letter
 from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import Envelope, KafkaCodec
+from apps.runtime.envelope import Codec, Envelope
 from apps.runtime.events import EventRejected
 from apps.runtime.health import Heartbeat
 from apps.runtime.logs import event_context
@@ -51,7 +51,7 @@ class Processor:
         self,
         service: Service,
         broker: Broker,
-        codec: KafkaCodec,
+        codec: Codec,
         options: ProcessorOptions,
         *,
         metrics: Metrics | None = None,
@@ -203,7 +203,7 @@ class Processor:
                 return [OutboundRecord(e.topic, self.codec.encode(e.event)) for e in emits]
             except BrokerError:
                 raise  # not the event's fault: reconnect and redeliver
-            except Exception as error:
+            except Exception as error:  # any handler failure is retried, then dead-lettered
                 now = datetime.now(UTC)
                 first_failure = first_failure or now
                 reason = _reason_of(error)

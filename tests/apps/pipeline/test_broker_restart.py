@@ -41,7 +41,11 @@ def test_services_recover_from_a_broker_restart_and_finish_every_order(
     before = [post_until_accepted(pipeline, n) for n in range(20)]
     pipeline.wait_for(lambda: len(pipeline.effects("payments")) >= 3, "the saga under way")
 
-    restartable_broker.restart(down_for_s=3)
+    restartable_broker.stop()
+    inventory = pipeline.services["inventory-service"]
+    pipeline.wait_for(lambda: not inventory.ready(), "inventory-service to report not ready", 30)
+    restartable_broker.start()
+    pipeline.wait_ready(*pipeline.services)
     after = [post_until_accepted(pipeline, n) for n in range(20, 30)]
 
     order_ids = before + after

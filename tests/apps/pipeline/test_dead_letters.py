@@ -50,7 +50,14 @@ def test_a_poison_event_is_retried_then_dead_lettered_while_other_orders_complet
                                                       int(headers[deadletter.SOURCE_OFFSET]))]
     assert [(r.message.value, r.message.key) for r in source] == [(letter.message.value, letter.message.key)]
     assert letter.message.header("ce_type") == b"io.eventplatform.inventory.reserved.v1"
-    assert pipeline.services["payment-service"].process.poll() is None
+    payments = pipeline.services["payment-service"]
+    assert payments.process.poll() is None and payments.live()
+    assert payments.metric("events_failed_total", reason="handler-error") == 3
+    assert payments.metric("events_dead_lettered_total", reason="handler-error") == 1
+    assert payments.metric("events_in_total", type="io.eventplatform.inventory.reserved.v1") == 11
+    [logged] = [e for e in payments.log_entries() if e["msg"] == "dead-lettered"]
+    assert logged["event_id"] == letter.message.header("ce_id").decode()  # type: ignore[union-attr]
+    assert logged["correlation_id"] == letter.message.header("ce_correlationid").decode()  # type: ignore[union-attr]
 
 
 def test_malformed_bytes_and_unknown_versions_are_dead_lettered_without_a_crash(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections import Counter
+
 import pytest
 
-from tests.apps.support.pipeline import Pipeline, order
+from tests.apps.support.pipeline import REPO, Pipeline, order
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(240)]
 
@@ -35,3 +40,19 @@ def test_orders_end_confirmed_or_cancelled_with_each_effect_exactly_once(pipelin
     for system in ("payments", "shipments", "mail"):
         assert pipeline.redundant_requests(system) == 0
     assert all(views[o]["tracking_id"] for o in confirmed)
+
+
+def test_the_load_generator_drives_every_saga_path_and_exits_cleanly(pipeline: Pipeline) -> None:
+    pipeline.start()
+    api = pipeline.services["order-service"].api_port
+    done = subprocess.run(
+        [sys.executable, "-m", "apps.generator", "--count", "20", "--rate", "50", "--url", f"http://127.0.0.1:{api}"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "GENERATOR_RUN_ID": "t1"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    pipeline.wait_for(lambda: len(pipeline.orders()) == 20, "20 orders in the read model")
+    views = pipeline.wait_terminal(list(pipeline.orders()))
+    reasons = Counter(view["cancel_reason"] or view["status"] for view in views.values())
+    assert reasons == {"CONFIRMED": 15, "payment_declined": 3, "out_of_stock": 2}

@@ -54,7 +54,12 @@ class BrokerUnderTest(ABC):
         """Sum of end offsets (includes transaction markers on Kafka)."""
 
     @abstractmethod
-    def restart(self, down_for_s: float = 0.0) -> None: ...
+    def stop(self) -> None:
+        """Take the broker down (clean shutdown), keeping its data and address."""
+
+    @abstractmethod
+    def start(self) -> None:
+        """Bring a stopped broker back on the same address with the same data."""
 
     def close(self) -> None:
         return None
@@ -148,9 +153,10 @@ class KafkaUnderTest(BrokerUnderTest):
         finally:
             consumer.close(autocommit=False)
 
-    def restart(self, down_for_s: float = 0.0) -> None:
+    def stop(self) -> None:
         self.server.stop()
-        time.sleep(down_for_s)
+
+    def start(self) -> None:
         self.server.restart()
 
     def close(self) -> None:

@@ -16,7 +16,8 @@ from apps.runtime.adapter import (
     OutboundRecord,
     Publisher,
 )
-from apps.runtime.envelope import WireMessage
+from apps.runtime.envelope import ContentMode, KafkaCodec, WireMessage
+from apps.runtime.events import EventRegistry
 
 
 class MemoryBroker(Broker):
@@ -26,6 +27,9 @@ class MemoryBroker(Broker):
         self.topics: dict[str, list[WireMessage]] = defaultdict(list)
         self.committed: dict[tuple[str, str], int] = defaultdict(int)  # (group, topic) → next offset
         self.fail_next_complete = False
+
+    def codec(self, registry: EventRegistry, mode: ContentMode = ContentMode.BINARY) -> KafkaCodec:
+        return KafkaCodec(registry, mode)  # CloudEvents Kafka binding: headers + value, like ours
 
     def append(self, topic: str, message: WireMessage) -> None:
         self.topics[topic].append(message)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from scripts.brokers.local_kafka import free_port
 from tests.apps.support.brokers import BrokerUnderTest
 
@@ -50,11 +52,28 @@ class ServiceProcess:
     name: str
     process: subprocess.Popen[bytes]
     health_port: int
+    metrics_port: int
     api_port: int | None
     log_path: Path
 
     def ready(self) -> bool:
         return _http_status(f"http://127.0.0.1:{self.health_port}/readyz") == 200
+
+    def live(self) -> bool:
+        return _http_status(f"http://127.0.0.1:{self.health_port}/livez") == 200
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The value of one Prometheus sample from the service's /metrics (0 if absent)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    return float(sample.value)
+        return 0.0
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log_text().splitlines() if line.startswith("{")]
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -79,16 +98,23 @@ class Pipeline:
         if wait:
             self.wait_ready(*(names or tuple(MODULES)))
 
-    def _spawn(self, name: str, extra_env: dict[str, str]) -> ServiceProcess:
-        health_port, api_port = free_port(), free_port() if name == "order-service" else None
-        log_path = self.workdir / f"{name}.log"
+    def start_replica(self, name: str, replica: str, **env: str) -> str:
+        """Another instance of `name` (its own pod: own HOSTNAME, so its own transactional id)."""
+        key = f"{name}@{replica}"
+        self.services[key] = self._spawn(name, {"HOSTNAME": replica, **env}, key)
+        return key
+
+    def _spawn(self, name: str, extra_env: dict[str, str], key: str | None = None) -> ServiceProcess:
+        health_port, metrics_port = free_port(), free_port()
+        api_port = free_port() if name == "order-service" else None
+        log_path = self.workdir / f"{key or name}.log"
         env = {
             **os.environ,
             **self.broker.service_env(),
             "SERVICE_NAME": name,
             "HOSTNAME": "test",  # stable transactional id across restarts, as a StatefulSet gives
             "HEALTH_PORT": str(health_port),
-            "METRICS_PORT": "0",
+            "METRICS_PORT": str(metrics_port),
             "SESSION_TIMEOUT_MS": "6000",
             "MAX_ATTEMPTS": "3",
             "RETRY_INITIAL_DELAY_MS": "100",
@@ -104,7 +130,7 @@ class Pipeline:
         process = subprocess.Popen([sys.executable, "-m", MODULES[name]], cwd=REPO, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        return ServiceProcess(name, process, health_port, api_port, log_path)
+        return ServiceProcess(key or name, process, health_port, metrics_port, api_port, log_path)
 
     def wait_ready(self, *names: str, timeout_s: float = 60) -> None:
         for name in names:
