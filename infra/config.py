@@ -243,6 +243,7 @@ class ObservabilityConfig(Strict):
     retention_size: str | None = Field(default=None, pattern=r"^[0-9]+(B|KB|MB|GB|TB|PB)$")
     storage: Storage
     prometheus_replicas: int = Field(ge=1, le=5)
+    prometheus_memory: str = Field(pattern=_QUANTITY, description="memory request and limit of each Prometheus")
     alertmanager_replicas: int = Field(ge=1, le=5)
     scrape_interval: str = Field(default="30s", pattern=_DURATION)
     alerts: AlertThresholds
@@ -339,6 +340,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "retention": "2d",
             "storage": {"type": "ephemeral", "size": "5Gi", "delete_claim": True},
             "prometheus_replicas": 1,
+            "prometheus_memory": "1Gi",
             "alertmanager_replicas": 1,
             "alerts": {
                 "consumer_lag": 100,
@@ -393,6 +395,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "retention_size": "45GB",
             "storage": {"type": "persistent", "size": "50Gi", "delete_claim": False},
             "prometheus_replicas": 2,
+            "prometheus_memory": "4Gi",
             "alertmanager_replicas": 3,
             "alerts": {
                 "consumer_lag": 1000,

@@ -64,6 +64,7 @@ class MonitoringStackArgs:
     storage: MonitoringStorage
     prometheus_replicas: int
     alertmanager_replicas: int
+    prometheus_memory: str = "1Gi"
     scrape_interval: str = "30s"
     retention_size: str | None = None
     protect: bool = False
@@ -123,10 +124,18 @@ def selector_values() -> dict[str, Any]:
     return values
 
 
+def resources(cpu: str, memory: str) -> dict[str, Any]:
+    """Requests for scheduling and a memory limit (the platform policy's `resources-set`)."""
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}
+
+
 def stack_values(args: MonitoringStackArgs, admin_secret: pulumi.Input[str]) -> dict[str, Any]:
+    # A disruption budget only means something with a second replica to fall back on.
+    budget = {"podDisruptionBudget": {"enabled": True, "minAvailable": 1}}
     prometheus_spec: dict[str, Any] = {
         **selector_values(),
         "replicas": args.prometheus_replicas,
+        "resources": resources("250m", args.prometheus_memory),
         "retention": args.retention,
         "scrapeInterval": args.scrape_interval,
         "evaluationInterval": args.scrape_interval,
@@ -134,7 +143,8 @@ def stack_values(args: MonitoringStackArgs, admin_secret: pulumi.Input[str]) -> 
     }
     if args.retention_size:
         prometheus_spec["retentionSize"] = args.retention_size
-    alertmanager_spec: dict[str, Any] = {"replicas": args.alertmanager_replicas}
+    alertmanager_spec: dict[str, Any] = {"replicas": args.alertmanager_replicas,
+                                         "resources": resources("50m", "128Mi")}
     if args.storage.type == "persistent":
         alertmanager_spec["storage"] = MonitoringStorage("persistent", "2Gi", args.storage.storage_class).volume()
     return {
@@ -148,10 +158,17 @@ def stack_values(args: MonitoringStackArgs, admin_secret: pulumi.Input[str]) -> 
                 "failurePolicy": "Fail",
             },
             "containerSecurityContext": restricted_container_security(),
+            "resources": resources("100m", "256Mi"),
+            "prometheusConfigReloader": {"resources": resources("10m", "64Mi")},
         },
-        "prometheus": {"prometheusSpec": prometheus_spec},
-        "alertmanager": {"alertmanagerSpec": alertmanager_spec},
+        "prometheus": {"prometheusSpec": prometheus_spec,
+                       **(budget if args.prometheus_replicas > 1 else {})},
+        "alertmanager": {"alertmanagerSpec": alertmanager_spec,
+                         **(budget if args.alertmanager_replicas > 1 else {})},
+        "kube-state-metrics": {"resources": resources("50m", "256Mi")},
+        "prometheus-node-exporter": {"resources": resources("20m", "64Mi")},
         "grafana": {
+            "resources": resources("100m", "256Mi"),
             "fullnameOverride": GRAFANA_SERVICE,
             "image": {"tag": artifacts.GRAFANA_VERSION},
             "admin": {"existingSecret": admin_secret, "userKey": "admin-user", "passwordKey": "admin-password"},
@@ -165,6 +182,7 @@ def stack_values(args: MonitoringStackArgs, admin_secret: pulumi.Input[str]) -> 
                     "provider": {"foldersFromFilesStructure": True},
                 },
                 "datasources": {"enabled": True, "uid": DATASOURCE_UID, "isDefaultDatasource": True},
+                "resources": resources("20m", "128Mi"),
             },
         },
     }

@@ -19,7 +19,7 @@ from infra import artifacts, knative, observability
 from infra.alerts import AlertThresholdArgs
 from infra.base import MANAGED_BY
 from infra.certmanager import CertManager, CertManagerArgs
-from infra.config import PlatformConfig
+from infra.config import KnativeKafkaSourceConfig, PlatformConfig
 from infra.kafka import (
     KafkaCluster,
     KafkaClusterArgs,
@@ -69,7 +69,10 @@ def wait_for_ready(kind: str) -> pulumi.ResourceTransformation:
         if not args.type_.startswith("kubernetes:") or args.props.get("kind") != kind:
             return None
         props = dict(args.props)
-        metadata = dict(props.get("metadata") or {})
+        metadata = props.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            return None
+        metadata = dict(metadata)
         metadata["annotations"] = {**(metadata.get("annotations") or {}), **knative.WAIT_READY}
         props["metadata"] = metadata
         return pulumi.ResourceTransformationResult(props, args.opts)
@@ -314,6 +317,7 @@ class EventPlatform(pulumi.ComponentResource):
                 retention_size=cfg.retention_size,
                 storage=observability.MonitoringStorage(cfg.storage.type, cfg.storage.size, cfg.storage.storage_class),
                 prometheus_replicas=cfg.prometheus_replicas,
+                prometheus_memory=cfg.prometheus_memory,
                 alertmanager_replicas=cfg.alertmanager_replicas,
                 scrape_interval=cfg.scrape_interval,
                 protect=self.config.protect_stateful,
@@ -497,8 +501,9 @@ class EventPlatform(pulumi.ComponentResource):
             "knative-broker-user", "knative-broker", eventing_ns.name,
             [TopicAccess(topic_name, ["Read", "Write", "Describe"])], "knative-trigger-", "prefix",
         )
+        # Not `kafka-broker-config`: the operator owns that one (eventing-kafka-controller.yaml).
         config = knative.KafkaBrokerConfig(
-            "kafka-broker-config",
+            "event-platform-kafka-broker",
             knative.KafkaBrokerBackendArgs(namespace=NAMESPACES["knative-eventing"],
                                            bootstrap_servers=self.kafka_cluster.bootstrap_servers,
                                            topic_partitions=cfg.broker_topic_partitions, topic_replicas=replicas,
@@ -507,7 +512,7 @@ class EventPlatform(pulumi.ComponentResource):
         )
         return config, topic
 
-    def _kafka_source(self, source: Any, events_ns: PlatformNamespace, sink: knative.Sink,
+    def _kafka_source(self, source: KnativeKafkaSourceConfig, events_ns: PlatformNamespace, sink: knative.Sink,
                       depends_on: list[pulumi.Resource]) -> None:
         assert self.kafka_cluster is not None
         auth = self._kafka_credentials(

@@ -20,7 +20,7 @@ from apps.runtime.metrics import Metrics
 from apps.runtime.processor import Processor, ProcessorOptions
 from apps.runtime.retry import RetryPolicy
 from apps.runtime.service import Service
-from apps.runtime.settings import KafkaSettings, RuntimeSettings, load
+from apps.runtime.settings import KafkaSettings, RuntimeSettings, load_all
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,9 @@ def broker_for(settings: RuntimeSettings, kafka: KafkaSettings, *, transactional
 
 
 def run(build: Callable[[ServiceContext], tuple[Service, EffectGuard | None]]) -> int:
-    settings = load(RuntimeSettings)
-    kafka = load(KafkaSettings)
+    runtime_settings, kafka_settings = load_all(RuntimeSettings, KafkaSettings)
+    assert isinstance(runtime_settings, RuntimeSettings) and isinstance(kafka_settings, KafkaSettings)
+    settings, kafka = runtime_settings, kafka_settings
     logs.configure(settings.service_name, settings.log_level.value)
     metrics = Metrics(settings.service_name)
     metrics.serve(settings.metrics_port)

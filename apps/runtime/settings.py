@@ -149,6 +149,19 @@ def load(settings_type: type[SettingsT]) -> SettingsT:
         raise ConfigurationError(describe(error, settings_type)) from None
 
 
+def load_all(*settings_types: type[BaseSettings]) -> list[BaseSettings]:
+    """Like `load` for several models, reporting every problem of all of them at once."""
+    loaded, problems = [], []
+    for settings_type in settings_types:
+        try:
+            loaded.append(settings_type())
+        except ValidationError as error:
+            problems.append(describe(error, settings_type))
+    if problems:
+        raise ConfigurationError("\n".join(problems))
+    return loaded
+
+
 def describe(error: ValidationError, settings_type: type[BaseSettings]) -> str:
     prefix = str(settings_type.model_config.get("env_prefix", ""))
     lines = [f"invalid configuration ({settings_type.__name__}):"]

@@ -71,9 +71,13 @@ class Recorder(pulumi.runtime.Mocks):
         return iter(self.resources)
 
 
-def run(build: Callable[[], Any], *, stack: str = "dev", config: dict[str, Any] | None = None) -> Recorder:
-    """Run ``build`` under the mock monitor and wait until every registration has finished."""
-    recorder = Recorder()
+def run(build: Callable[[], Any], *, stack: str = "dev", config: dict[str, Any] | None = None,
+        recorder: Recorder | None = None) -> Recorder:
+    """Run ``build`` under the mock monitor and wait until every registration has finished.
+
+    Pass your own ``recorder`` to inspect what was registered when ``build`` raises.
+    """
+    recorder = recorder if recorder is not None else Recorder()
     # The SDK binds its futures to the current event loop when mocks are installed.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

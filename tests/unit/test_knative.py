@@ -112,6 +112,7 @@ def test_prod_broker_is_kafka_backed_on_a_declared_topic(prod: Recorder) -> None
 def test_prod_kafka_broker_config_points_at_strimzi_with_its_own_credentials(prod: Recorder) -> None:
     ref = one(prod, "Broker").spec["config"]
     assert ref["kind"] == "ConfigMap" and ref["namespace"] == "knative-eventing"
+    assert ref["name"] != "kafka-broker-config", "that ConfigMap belongs to the operator's Kafka controller"
     config = next(c for c in prod.of_type("kubernetes:core/v1:ConfigMap") if c.object_name == ref["name"])
     data = config.inputs["data"]
     assert data["bootstrap.servers"] == "events-kafka-bootstrap.kafka.svc:9093"

@@ -86,6 +86,8 @@ def test_keda_and_nats_charts_create_podmonitors_prometheus_selects(prod: Record
     # The chart's own values survive the merge.
     assert chart(prod, "nats").inputs["values"]["config"]["jetstream"]["enabled"] is True
     assert chart(prod, "keda").inputs["values"]["crds"] == {"install": True}
+    # Only the named release is touched.
+    assert "promExporter" not in chart(prod, "nats-nack").inputs["values"]
 
 
 def test_admission_webhooks_use_cert_manager_not_helm_hooks(dev: Recorder) -> None:
@@ -109,6 +111,16 @@ def test_retention_and_storage_follow_the_preset(dev: Recorder, prod: Recorder) 
     assert prod_spec["replicas"] == 2
     alertmanager = chart(prod, "monitoring").inputs["values"]["alertmanager"]["alertmanagerSpec"]
     assert alertmanager["replicas"] == 3 and "volumeClaimTemplate" in alertmanager["storage"]
+
+
+def test_monitoring_pods_have_resources_and_prod_has_disruption_budgets(dev: Recorder, prod: Recorder) -> None:
+    values = chart(prod, "monitoring").inputs["values"]
+    assert values["prometheus"]["prometheusSpec"]["resources"]["limits"] == {"memory": "4Gi"}
+    assert values["prometheus"]["podDisruptionBudget"]["enabled"] is True
+    assert values["alertmanager"]["podDisruptionBudget"]["enabled"] is True
+    for part in ("grafana", "kube-state-metrics", "prometheus-node-exporter", "prometheusOperator"):
+        assert set(values[part]["resources"]) == {"requests", "limits"}, part
+    assert "podDisruptionBudget" not in chart(dev, "monitoring").inputs["values"]["prometheus"]
 
 
 def test_grafana_admin_password_is_generated_and_kept_in_a_secret(prod: Recorder) -> None:

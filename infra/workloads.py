@@ -1,0 +1,481 @@
+"""EventWorkload: a producer or consumer deployed, wired to its broker, autoscaled and isolated.
+
+One component declares everything a service needs: its Deployment (probes on the runtime's
+health endpoints, restricted security context), ServiceAccount, Service when it serves HTTP,
+PodDisruptionBudget and spread in prod, the broker-side binding (dead-letter topic + KafkaUser
+with least-privilege ACLs / queue / stream consumer), credentials from generated secrets, a KEDA
+ScaledObject + TriggerAuthentication, per-workload alert rules, and NetworkPolicies allowing
+exactly the paths its wiring implies. Guardrails (infra.wiring) run before any child exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import kafka as kafka_mod
+from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, zone_spread
+from infra.rabbitmq import QueueSpec, Topology
+from infra.wiring import ScalingPlan, check_wiring
+
+HEALTH_PORT = 8080
+METRICS_PORT = 9090
+SCRAPE_LABEL = "eventplatform.io/metrics"  # the platform PodMonitor selects pods with this label
+SHUTDOWN_TIMEOUT_S = 20
+
+
+@dataclass(frozen=True)
+class KafkaWiring:
+    bootstrap_servers: pulumi.Input[str]
+    cluster_name: str
+    namespace: str  # the Kafka cluster's namespace (KafkaUser/KafkaTopic live there)
+    consumes: str | None  # topic consumed (consumers)
+    partitions: int | None  # of the consumed topic, for the replica guardrail
+    produces: list[str] = field(default_factory=list)
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    scram: bool = False
+    tls: bool = False
+    port: int = kafka_mod.PLAIN_PORT
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+    protect: bool = False
+
+
+@dataclass(frozen=True)
+class RabbitmqWiring:
+    amqp_url: pulumi.Input[str]
+    management_url: pulumi.Input[str]  # http://host:15672, no credentials
+    namespace: str
+    cluster_name: str
+    queue: str
+    username: pulumi.Input[str]
+    password: pulumi.Input[str]  # a secret Output (RabbitmqUser.password)
+    delivery_limit: int = 5
+    declare_queue: bool = True  # the workload owns its quorum queue, binding and dead-letter queue
+
+
+@dataclass(frozen=True)
+class NatsWiring:
+    url: pulumi.Input[str]
+    monitoring_endpoint: pulumi.Input[str]
+    namespace: str
+    stream: str
+    subjects: list[str]
+    max_deliver: int = 5
+    account: str = "$G"
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    min_replicas: int
+    max_replicas: int
+    lag_threshold: int = 50
+    activation_threshold: int = 1
+    cooldown_period_s: int = 300
+    polling_interval_s: int = 15
+    # HPA scale-down is slow and one pod at a time: every scale event rebalances the group.
+    scale_down_stabilization_s: int = 300
+    allow_idle_consumers: bool = False
+    scaler_consumer_group: str | None = None  # defaults to the service's group
+    scaler_offset_reset: str | None = None  # defaults to the client's policy
+
+
+@dataclass(frozen=True)
+class EventWorkloadArgs:
+    namespace: pulumi.Input[str]
+    namespace_name: str
+    service_name: str
+    image: str
+    role: Literal["producer", "consumer"]
+    broker: KafkaWiring | RabbitmqWiring | NatsWiring
+    environment: Literal["dev", "prod"]
+    command: list[str]
+    replicas: int = 1
+    cpu: str = "100m"
+    memory: str = "256Mi"
+    http_port: int | None = None
+    autoscaling: Autoscaling | None = None
+    batch: bool = False
+    consumer_group: str | None = None  # defaults to the service name
+    extra_env: dict[str, str] = field(default_factory=dict)
+    monitoring_namespace: str = "monitoring"
+    keda: pulumi.Resource | None = None
+
+    @property
+    def group(self) -> str:
+        return self.consumer_group or self.service_name
+
+
+def broker_kind(wiring: KafkaWiring | RabbitmqWiring | NatsWiring) -> Literal["kafka", "rabbitmq", "nats"]:
+    if isinstance(wiring, KafkaWiring):
+        return "kafka"
+    return "rabbitmq" if isinstance(wiring, RabbitmqWiring) else "nats"
+
+
+def scaling_plan(args: EventWorkloadArgs) -> ScalingPlan:
+    scaling = args.autoscaling or Autoscaling(min_replicas=args.replicas, max_replicas=args.replicas)
+    wiring = args.broker
+    is_kafka = isinstance(wiring, KafkaWiring)
+    return ScalingPlan(
+        service=args.service_name,
+        broker=broker_kind(wiring),
+        environment=args.environment,
+        image=args.image,
+        min_replicas=scaling.min_replicas,
+        max_replicas=scaling.max_replicas,
+        activation_threshold=scaling.activation_threshold,
+        consumer_group=args.group if is_kafka else None,
+        scaler_consumer_group=(scaling.scaler_consumer_group or args.group) if is_kafka else None,
+        client_offset_reset=wiring.auto_offset_reset if isinstance(wiring, KafkaWiring) else None,
+        scaler_offset_reset=(scaling.scaler_offset_reset or wiring.auto_offset_reset)
+        if isinstance(wiring, KafkaWiring) else None,
+        partitions=wiring.partitions if isinstance(wiring, KafkaWiring) and args.role == "consumer" else None,
+        allow_idle_consumers=scaling.allow_idle_consumers,
+        batch=args.batch,
+    )
+
+
+class EventWorkload(pulumi.ComponentResource):
+    deployment: k8s.apps.v1.Deployment
+    scaled_object: k8s.apiextensions.CustomResource | None
+
+    def __init__(self, name: str, args: EventWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # Guardrails first: a bad wiring must fail before a single resource is registered.
+        check_wiring(scaling_plan(args))
+        super().__init__("eventplatform:workloads:EventWorkload", name, None, opts)
+        self.args = args
+        self.labels = {"app.kubernetes.io/name": args.service_name, **MANAGED_BY}
+        self.secret_env: list[dict[str, Any]] = []
+        self.account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=self._meta(args.service_name),
+            automount_service_account_token=False,
+            opts=child(self),
+        )
+        binding = self._bind_broker(name)
+        self.deployment = self._deployment(name, binding)
+        if args.http_port:
+            k8s.core.v1.Service(
+                f"{name}-svc",
+                metadata=self._meta(args.service_name),
+                spec={"selector": {"app.kubernetes.io/name": args.service_name},
+                      "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+                opts=child(self),
+            )
+        if args.environment == "prod":
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata=self._meta(args.service_name),
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": args.service_name}}},
+                opts=child(self),
+            )
+        self.scaled_object = self._autoscaling(name) if args.autoscaling and args.role == "consumer" else None
+        self._alerts(name)
+        self._network_policies(name)
+        self.register_outputs({})
+
+    # --- helpers ---------------------------------------------------------------------
+    def _meta(self, object_name: str) -> dict[str, Any]:
+        return {"name": object_name, "namespace": self.args.namespace, "labels": self.labels}
+
+    def _secret_env(self, variable: str, secret: pulumi.Input[str], key: str) -> None:
+        self.secret_env.append({"name": variable, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+
+    def _bind_broker(self, name: str) -> dict[str, pulumi.Input[str]]:
+        wiring = self.args.broker
+        if isinstance(wiring, KafkaWiring):
+            return self._bind_kafka(name, wiring)
+        if isinstance(wiring, RabbitmqWiring):
+            return self._bind_rabbitmq(name, wiring)
+        return self._bind_nats(name, wiring)
+
+    def _bind_rabbitmq(self, name: str, wiring: RabbitmqWiring) -> dict[str, pulumi.Input[str]]:
+        args = self.args
+        if wiring.declare_queue and args.role == "consumer":
+            topology = Topology(self, name, wiring.namespace, {"name": wiring.cluster_name}, child(self))
+            topology.queue(QueueSpec(wiring.queue, wiring.delivery_limit))
+        host = pulumi.Output.from_input(wiring.management_url).apply(lambda url: url.split("://", 1)[1])
+        secret = k8s.core.v1.Secret(
+            f"{name}-rabbitmq-credentials",
+            metadata=self._meta(f"{args.service_name}-rabbitmq"),
+            string_data={
+                "username": wiring.username,
+                "password": wiring.password,
+                # KEDA's HTTP mode reads queue depth from the management API with these credentials.
+                "management-uri": pulumi.Output.secret(
+                    cast(Any, pulumi.Output.concat("http://", wiring.username, ":", wiring.password, "@", host, "/"))
+                ),
+            },
+            opts=child(self),
+        )
+        self.rabbitmq_secret = secret.metadata.apply(lambda m: m["name"])
+        self._secret_env("RABBITMQ_USERNAME", self.rabbitmq_secret, "username")
+        self._secret_env("RABBITMQ_PASSWORD", self.rabbitmq_secret, "password")
+        return {"BROKER": "rabbitmq", "RABBITMQ_URL": wiring.amqp_url, "RABBITMQ_QUEUE": wiring.queue}
+
+    def _bind_kafka(self, name: str, wiring: KafkaWiring) -> dict[str, pulumi.Input[str]]:
+        args = self.args
+        env: dict[str, pulumi.Input[str]] = {
+            "BROKER": "kafka",
+            "KAFKA_BOOTSTRAP_SERVERS": wiring.bootstrap_servers,
+            "CONSUMER_GROUP": args.group,
+            "AUTO_OFFSET_RESET": wiring.auto_offset_reset,
+            "DEAD_LETTER_TOPIC": f"{args.group}.dlq",
+        }
+        owned = [f"{args.group}.dlq"] if args.role == "consumer" else []
+        for topic in owned:
+            kafka_mod.KafkaTopic(
+                f"{name}-topic-{kafka_mod.resource_safe(topic)}",
+                kafka_mod.KafkaTopicArgs(
+                    namespace=wiring.namespace, cluster_name=wiring.cluster_name, topic_name=topic,
+                    partitions=1, replicas=wiring.replication_factor,
+                    min_insync_replicas=wiring.min_insync_replicas, protect=wiring.protect,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        if wiring.scram:
+            access = [kafka_mod.TopicAccess(t, ["Write", "Describe"]) for t in [*wiring.produces, *owned]]
+            if wiring.consumes:
+                access.append(kafka_mod.TopicAccess(wiring.consumes, ["Read", "Describe"]))
+            user = kafka_mod.KafkaUser(
+                f"{name}-kafka-user",
+                kafka_mod.KafkaUserArgs(
+                    namespace=wiring.namespace, cluster_name=wiring.cluster_name, user_name=args.service_name,
+                    topics=access, consumer_group=args.group if args.role == "consumer" else None,
+                    transactional_id=args.group,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            # The pod reads its password from a Secret in its own namespace: a copy of the
+            # generated one, never a literal in the manifest.
+            copy = k8s.core.v1.Secret(
+                f"{name}-kafka-credentials",
+                metadata=self._meta(f"{args.service_name}-kafka"),
+                string_data={"username": args.service_name, "password": user.password},
+                opts=child(self),
+            )
+            secret_name = copy.metadata.apply(lambda m: m["name"])
+            self.kafka_secret = secret_name
+            self._secret_env("KAFKA_SASL_USERNAME", secret_name, "username")
+            self._secret_env("KAFKA_SASL_PASSWORD", secret_name, "password")
+            env.update(KAFKA_SECURITY_PROTOCOL="SASL_SSL" if wiring.tls else "SASL_PLAINTEXT",
+                       KAFKA_SASL_MECHANISM="SCRAM-SHA-512")
+        if wiring.tls:
+            env["KAFKA_SSL_CAFILE"] = "/etc/kafka-ca/ca.crt"
+        return env
+
+    def _bind_nats(self, name: str, wiring: NatsWiring) -> dict[str, pulumi.Input[str]]:
+        args = self.args
+        if args.role == "consumer":
+            custom_resource(
+                f"{args.group}-consumer", "jetstream.nats.io/v1beta2", "Consumer", wiring.namespace,
+                {
+                    "streamName": wiring.stream,
+                    "durableName": args.group,
+                    "deliverPolicy": "all",
+                    "ackPolicy": "explicit",
+                    "ackWait": "30s",
+                    "maxDeliver": wiring.max_deliver,
+                    "backoff": ["1s", "5s", "30s"],
+                    "filterSubjects": wiring.subjects,
+                    "maxAckPending": 1000,
+                },
+                child(self), resource_name=f"{name}-nats-consumer",
+            )
+        return {"BROKER": "nats", "NATS_URL": wiring.url, "NATS_STREAM": wiring.stream, "NATS_DURABLE": args.group}
+
+    def _deployment(self, name: str, binding: dict[str, pulumi.Input[str]]) -> k8s.apps.v1.Deployment:
+        args = self.args
+        env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in {
+            "SERVICE_NAME": args.service_name,
+            "HEALTH_PORT": str(HEALTH_PORT),
+            "METRICS_PORT": str(METRICS_PORT),
+            "SHUTDOWN_TIMEOUT_S": str(SHUTDOWN_TIMEOUT_S),
+            **binding,
+            **args.extra_env,
+        }.items()]
+        env += self.secret_env
+        ports = [{"name": "health", "containerPort": HEALTH_PORT}, {"name": "metrics", "containerPort": METRICS_PORT}]
+        if args.http_port:
+            ports.append({"name": "http", "containerPort": args.http_port})
+            env.append({"name": "API_PORT", "value": str(args.http_port)})
+        volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+        mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+        wiring = args.broker
+        if isinstance(wiring, KafkaWiring) and wiring.tls:
+            volumes.append({"name": "kafka-ca", "secret": {"secretName": f"{wiring.cluster_name}-cluster-ca-cert"}})
+            mounts.append({"name": "kafka-ca", "mountPath": "/etc/kafka-ca", "readOnly": True})
+        pod_labels = {**self.labels, SCRAPE_LABEL: "true"}
+        pod_spec: dict[str, Any] = {
+            "serviceAccountName": args.service_name,
+            "automountServiceAccountToken": False,
+            # Longer than the runtime's drain bound, so SIGTERM handling is never cut short.
+            "terminationGracePeriodSeconds": SHUTDOWN_TIMEOUT_S + 10,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "app",
+                "image": args.image,
+                "command": args.command,
+                "env": env,
+                "ports": ports,
+                "resources": {"requests": {"cpu": args.cpu, "memory": args.memory},
+                              "limits": {"memory": args.memory}},
+                "securityContext": restricted_container_security(),
+                "livenessProbe": {"httpGet": {"path": "/livez", "port": "health"}, "periodSeconds": 10,
+                                  "failureThreshold": 3},
+                "readinessProbe": {"httpGet": {"path": "/readyz", "port": "health"}, "periodSeconds": 5},
+                "startupProbe": {"httpGet": {"path": "/livez", "port": "health"}, "periodSeconds": 2,
+                                 "failureThreshold": 30},
+                "volumeMounts": mounts,
+            }],
+            "volumes": volumes,
+        }
+        if args.environment == "prod":
+            pod_spec["topologySpreadConstraints"] = zone_spread({"app.kubernetes.io/name": args.service_name})
+        spec: dict[str, Any] = {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": args.service_name}},
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
+        }
+        scaled = args.autoscaling is not None and args.role == "consumer"
+        if not scaled:
+            spec["replicas"] = args.replicas
+        # With KEDA owning the replica count, Pulumi must not fight it on every update.
+        opts = child(self, depends_on=[self.account])
+        if scaled:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["spec.replicas"]))
+        return k8s.apps.v1.Deployment(
+            name, metadata=self._meta(args.service_name), spec=spec, opts=opts,
+        )
+
+    def _autoscaling(self, name: str) -> k8s.apiextensions.CustomResource:
+        args = self.args
+        scaling = args.autoscaling
+        assert scaling is not None
+        wiring = args.broker
+        trigger: dict[str, Any]
+        auth_refs: list[dict[str, Any]] = []
+        if isinstance(wiring, KafkaWiring):
+            assert wiring.consumes
+            metadata = {
+                "bootstrapServers": wiring.bootstrap_servers,
+                "consumerGroup": scaling.scaler_consumer_group or args.group,
+                "topic": wiring.consumes,
+                "lagThreshold": str(scaling.lag_threshold),
+                "activationLagThreshold": str(scaling.activation_threshold),
+                "offsetResetPolicy": scaling.scaler_offset_reset or wiring.auto_offset_reset,
+                "allowIdleConsumers": str(scaling.allow_idle_consumers).lower(),
+                # A poison message stuck on one partition must not keep the workload scaled up.
+                "excludePersistentLag": "true",
+            }
+            if wiring.scram:
+                metadata.update(sasl="scram_sha512", tls="enable" if wiring.tls else "disable")
+                auth_refs = [{"parameter": "username", "key": "username"}, {"parameter": "password", "key": "password"}]
+            trigger = {"type": "kafka", "metadata": metadata}
+            secret = getattr(self, "kafka_secret", None)
+        elif isinstance(wiring, RabbitmqWiring):
+            trigger = {"type": "rabbitmq", "metadata": {
+                "protocol": "http", "queueName": wiring.queue, "mode": "QueueLength",
+                "value": str(scaling.lag_threshold), "activationValue": str(scaling.activation_threshold),
+                "vhostName": "/"}}
+            auth_refs = [{"parameter": "host", "key": "management-uri"}]
+            secret = self.rabbitmq_secret
+        else:
+            trigger = {"type": "nats-jetstream", "metadata": {
+                "natsServerMonitoringEndpoint": wiring.monitoring_endpoint, "account": wiring.account,
+                "stream": wiring.stream, "consumer": args.group,
+                "lagThreshold": str(scaling.lag_threshold),
+                "activationLagThreshold": str(scaling.activation_threshold)}}
+            secret = None
+        deps = [self.deployment, *([args.keda] if args.keda else [])]
+        if auth_refs and secret is not None:
+            auth = custom_resource(
+                f"{args.service_name}-trigger-auth", "keda.sh/v1alpha1", "TriggerAuthentication", args.namespace,
+                {"secretTargetRef": [{**ref, "name": secret} for ref in auth_refs]},
+                child(self, depends_on=deps), resource_name=f"{name}-trigger-auth",
+            )
+            trigger["authenticationRef"] = {"name": f"{args.service_name}-trigger-auth"}
+            deps.append(auth)
+        return custom_resource(
+            args.service_name, "keda.sh/v1alpha1", "ScaledObject", args.namespace,
+            {
+                "scaleTargetRef": {"name": args.service_name},
+                "minReplicaCount": scaling.min_replicas,
+                "maxReplicaCount": scaling.max_replicas,
+                "pollingInterval": scaling.polling_interval_s,
+                "cooldownPeriod": scaling.cooldown_period_s,
+                "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {
+                    "scaleDown": {"stabilizationWindowSeconds": scaling.scale_down_stabilization_s,
+                                  "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
+                    "scaleUp": {"stabilizationWindowSeconds": 0,
+                                "policies": [{"type": "Percent", "value": 100, "periodSeconds": 30}]},
+                }}},
+                "triggers": [trigger],
+            },
+            child(self, depends_on=deps), resource_name=f"{name}-scaledobject",
+        )
+
+    def _alerts(self, name: str) -> None:
+        args = self.args
+        service = args.service_name
+        rules = [
+            {"alert": "EventWorkloadDeadLetters", "for": "0m",
+             "expr": f'sum(increase(events_dead_lettered_total{{service="{service}"}}[10m])) > 0',
+             "labels": {"severity": "warning", "service": service},
+             "annotations": {"summary": f"{service} dead-lettered events in the last 10 minutes",
+                             "runbook": "docs/alerts.md"}},
+            {"alert": "EventWorkloadErrorRate", "for": "10m",
+             "expr": (f'sum(rate(events_failed_total{{service="{service}"}}[5m])) / '
+                      f'clamp_min(sum(rate(events_in_total{{service="{service}"}}[5m])), 1e-9) > 0.05'),
+             "labels": {"severity": "warning", "service": service},
+             "annotations": {"summary": f"{service}: more than 5% of processing attempts fail",
+                             "runbook": "docs/alerts.md"}},
+        ]
+        if isinstance(args.broker, KafkaWiring) and args.role == "consumer":
+            threshold = (args.autoscaling.lag_threshold if args.autoscaling else 50) * 20
+            rules.append({
+                "alert": "EventWorkloadConsumerLag", "for": "10m",
+                "expr": f'sum(kafka_consumergroup_lag{{consumergroup="{args.group}"}}) > {threshold}',
+                "labels": {"severity": "warning", "service": service},
+                "annotations": {"summary": f"{service}: consumer group {args.group} lags by more than {threshold}",
+                                "runbook": "docs/alerts.md"}})
+        custom_resource(
+            f"{service}-alerts", "monitoring.coreos.com/v1", "PrometheusRule", args.namespace,
+            {"groups": [{"name": f"workload-{service}", "rules": rules}]},
+            child(self), resource_name=f"{name}-alerts",
+        )
+
+    def _network_policies(self, name: str) -> None:
+        """Allow exactly what the wiring needs; the namespace's default deny drops the rest."""
+        args = self.args
+        selector = {"matchLabels": {"app.kubernetes.io/name": args.service_name}}
+        wiring = args.broker
+        if isinstance(wiring, KafkaWiring):
+            broker_ports = [wiring.port]
+        elif isinstance(wiring, RabbitmqWiring):
+            broker_ports = [5672]
+        else:
+            broker_ports = [4222]
+        monitoring = {"kubernetes.io/metadata.name": args.monitoring_namespace}
+        ingress: list[dict[str, Any]] = [{
+            "from": [{"namespaceSelector": {"matchLabels": monitoring}}],
+            "ports": [{"port": METRICS_PORT, "protocol": "TCP"}],
+        }]
+        if args.http_port:
+            ingress.append({"ports": [{"port": args.http_port, "protocol": "TCP"}]})
+        egress = [
+            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": wiring.namespace}}}],
+             "ports": [{"port": p, "protocol": "TCP"} for p in broker_ports]},
+            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+             "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+        ]
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=self._meta(args.service_name),
+            spec={"podSelector": selector, "policyTypes": ["Ingress", "Egress"], "ingress": ingress, "egress": egress},
+            opts=child(self),
+        )

@@ -1,0 +1,226 @@
+"""EventWorkload: what one consumer declaration yields per broker, and every guardrail."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from infra.wiring import ScalingPlan, WiringError, wiring_problems
+from infra.workloads import (
+    Autoscaling,
+    EventWorkload,
+    EventWorkloadArgs,
+    KafkaWiring,
+    NatsWiring,
+    RabbitmqWiring,
+)
+from policy import rules
+from tests.unit.harness import Recorder, run
+from tests.unit.schema_check import validation_errors
+
+IMAGE = "registry.example/event-platform/apps:0.1.0"
+
+
+def kafka_args(**changes: Any) -> EventWorkloadArgs:
+    base = EventWorkloadArgs(
+        namespace="apps", namespace_name="apps", service_name="payment-service", image=IMAGE, role="consumer",
+        environment="dev", command=["python", "-m", "apps.orders.payment_service"],
+        broker=KafkaWiring(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9092", cluster_name="events",
+                           namespace="kafka", consumes="inventory", partitions=6, produces=["payments"]),
+        autoscaling=Autoscaling(min_replicas=0, max_replicas=6, lag_threshold=50, activation_threshold=1),
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def prod_kafka_args() -> EventWorkloadArgs:
+    broker = KafkaWiring(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9093", cluster_name="events",
+                         namespace="kafka", consumes="inventory", partitions=6, produces=["payments"],
+                         scram=True, tls=True, port=9093, replication_factor=3, min_insync_replicas=2, protect=True)
+    return kafka_args(environment="prod", broker=broker,
+                      autoscaling=Autoscaling(min_replicas=2, max_replicas=6, activation_threshold=1))
+
+
+def build(args: EventWorkloadArgs) -> Recorder:
+    return run(lambda: EventWorkload("payment", args))
+
+
+def one(recorder: Recorder, typ: str) -> dict[str, Any]:
+    found = recorder.of_type(typ)
+    assert len(found) == 1, f"expected one {typ}, got {[r.name for r in found]}"
+    return found[0].inputs
+
+
+def container(recorder: Recorder) -> dict[str, Any]:
+    return one(recorder, "kubernetes:apps/v1:Deployment")["spec"]["template"]["spec"]["containers"][0]  # type: ignore[no-any-return]
+
+
+def env_of(recorder: Recorder) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container(recorder)["env"]}
+
+
+# --- Kafka ---------------------------------------------------------------------------------
+
+def test_kafka_consumer_runs_with_probes_and_the_env_contract() -> None:
+    recorder = build(kafka_args())
+    c = container(recorder)
+    assert c["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "health"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    env = env_of(recorder)
+    assert env["CONSUMER_GROUP"] == "payment-service"
+    assert env["AUTO_OFFSET_RESET"] == "earliest"
+    assert env["KAFKA_BOOTSTRAP_SERVERS"] == "events-kafka-bootstrap.kafka.svc:9092"
+    assert env["DEAD_LETTER_TOPIC"] == "payment-service.dlq"
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"health": 8080, "metrics": 9090}
+
+
+def test_pods_are_restricted_and_pass_the_policy_rules() -> None:
+    recorder = build(prod_kafka_args())
+    deployment = one(recorder, "kubernetes:apps/v1:Deployment")
+    c = container(recorder)
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    for check in rules.PER_OBJECT.values():
+        assert check(deployment) == [], check.__name__
+    pdb = one(recorder, "kubernetes:policy/v1:PodDisruptionBudget")
+    assert rules.prod_availability([{**deployment, "spec": {**deployment["spec"], "replicas": 2}}, pdb]) == []
+
+
+def test_kafka_scaled_object_matches_the_client_and_damps_scale_down() -> None:
+    recorder = build(kafka_args())
+    scaled = recorder.custom("ScaledObject")[0].spec
+    trigger = scaled["triggers"][0]
+    assert trigger["type"] == "kafka"
+    assert trigger["metadata"]["consumerGroup"] == env_of(recorder)["CONSUMER_GROUP"]
+    assert trigger["metadata"]["offsetResetPolicy"] == env_of(recorder)["AUTO_OFFSET_RESET"]
+    assert trigger["metadata"]["activationLagThreshold"] == "1"
+    assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == (0, 6)
+    behavior = scaled["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 300
+    assert "replicas" not in one(recorder, "kubernetes:apps/v1:Deployment")["spec"]
+
+
+def test_kafka_consumer_owns_its_dead_letter_topic() -> None:
+    recorder = build(kafka_args())
+    topics = [t.spec["topicName"] for t in recorder.custom("KafkaTopic")]
+    assert topics == ["payment-service.dlq"]
+
+
+def test_prod_kafka_user_gets_least_privilege_acls_and_secret_credentials() -> None:
+    recorder = build(prod_kafka_args())
+    acls = recorder.custom("KafkaUser")[0].spec["authorization"]["acls"]
+    by_resource = {(a["resource"]["type"], a["resource"]["name"]): a["operations"] for a in acls}
+    assert by_resource[("topic", "inventory")] == ["Read", "Describe"]
+    assert by_resource[("topic", "payments")] == ["Write", "Describe"]
+    assert by_resource[("group", "payment-service")] == ["Read"]
+    env = env_of(recorder)
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert env["KAFKA_SASL_PASSWORD"] == {"secretKeyRef": {"name": "payment-service-kafka", "key": "password"}}
+    auth = recorder.custom("TriggerAuthentication")[0].spec["secretTargetRef"]
+    assert {r["parameter"] for r in auth} == {"username", "password"}
+    trigger = recorder.custom("ScaledObject")[0].spec["triggers"][0]
+    assert trigger["metadata"]["sasl"] == "scram_sha512" and trigger["metadata"]["tls"] == "enable"
+    assert trigger["authenticationRef"] == {"name": "payment-service-trigger-auth"}
+
+
+def test_network_policy_allows_exactly_the_wired_paths() -> None:
+    recorder = build(prod_kafka_args())
+    policy = one(recorder, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["ingress"] == [{
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        "ports": [{"port": 9090, "protocol": "TCP"}],
+    }]
+    broker, dns = policy["egress"]
+    assert broker == {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}],
+                      "ports": [{"port": 9093, "protocol": "TCP"}]}
+    assert {p["port"] for p in dns["ports"]} == {53}
+
+
+def test_per_workload_alerts_cover_lag_dead_letters_and_errors() -> None:
+    recorder = build(kafka_args())
+    alerts = {r["alert"]: r for r in recorder.custom("PrometheusRule")[0].spec["groups"][0]["rules"]}
+    assert set(alerts) == {"EventWorkloadDeadLetters", "EventWorkloadErrorRate", "EventWorkloadConsumerLag"}
+    assert 'consumergroup="payment-service"' in alerts["EventWorkloadConsumerLag"]["expr"]
+
+
+# --- RabbitMQ and NATS ------------------------------------------------------------------
+
+def rabbit_args() -> EventWorkloadArgs:
+    return kafka_args(broker=RabbitmqWiring(
+        amqp_url="amqp://events.rabbitmq.svc:5672/", management_url="http://events.rabbitmq.svc:15672",
+        namespace="rabbitmq", cluster_name="events", queue="payments", username="app", password="s3cret"))
+
+
+def test_rabbitmq_consumer_declares_its_queue_and_scales_on_queue_length_over_http() -> None:
+    recorder = run(lambda: {"w": EventWorkload("payment", rabbit_args()).rabbitmq_secret})
+    queues = {q.spec["name"]: q.spec for q in recorder.custom("Queue")}
+    assert queues["payments"]["arguments"]["x-delivery-limit"] == 5
+    trigger = recorder.custom("ScaledObject")[0].spec["triggers"][0]
+    assert trigger["type"] == "rabbitmq"
+    assert trigger["metadata"]["mode"] == "QueueLength" and trigger["metadata"]["protocol"] == "http"
+    assert "queueLength" not in trigger["metadata"]
+    auth = recorder.custom("TriggerAuthentication")[0].spec["secretTargetRef"]
+    assert auth == [{"parameter": "host", "key": "management-uri", "name": "payment-service-rabbitmq"}]
+    assert "s3cret" not in str(container(recorder)["env"])
+
+
+def test_nats_consumer_declares_a_durable_pull_consumer_and_scales_on_pending() -> None:
+    args = kafka_args(broker=NatsWiring(url="nats://nats.nats.svc:4222", monitoring_endpoint="nats.nats.svc:8222",
+                                        namespace="nats", stream="ORDERS", subjects=["orders.>"]))
+    recorder = build(args)
+    consumer = recorder.custom("Consumer")[0].spec
+    assert consumer["durableName"] == "payment-service" and consumer["ackPolicy"] == "explicit"
+    assert consumer["maxDeliver"] == 5
+    trigger = recorder.custom("ScaledObject")[0].spec["triggers"][0]
+    assert trigger["type"] == "nats-jetstream"
+    assert trigger["metadata"]["consumer"] == "payment-service" and trigger["metadata"]["account"] == "$G"
+
+
+def test_every_workload_custom_resource_validates_against_its_crd() -> None:
+    checked = 0
+    for args in (kafka_args(), prod_kafka_args(), rabbit_args()):
+        for resource in build(args):
+            api = resource.inputs.get("apiVersion", "")
+            if resource.kind in ("ScaledObject", "TriggerAuthentication", "KafkaUser", "KafkaTopic", "Queue",
+                                 "Binding", "Consumer", "PrometheusRule"):
+                assert validation_errors(api, resource.kind, resource.inputs) == [], resource.name
+                checked += 1
+    assert checked >= 12
+
+
+# --- guardrails ----------------------------------------------------------------------------
+
+PLAN = ScalingPlan(service="s", broker="kafka", environment="prod", image=IMAGE, min_replicas=1, max_replicas=6,
+                   activation_threshold=1, consumer_group="g", scaler_consumer_group="g",
+                   client_offset_reset="earliest", scaler_offset_reset="earliest", partitions=6)
+
+GUARDRAILS = [
+    ({"max_replicas": 12}, "maxReplicaCount 12 exceeds the 6 partitions"),
+    ({"scaler_consumer_group": "other"}, "watches consumer group 'other' but the service consumes as 'g'"),
+    ({"scaler_offset_reset": "latest"}, "offsetResetPolicy 'latest' differs from the client's auto_offset_reset"),
+    ({"min_replicas": 0, "activation_threshold": 0, "environment": "dev"}, "scale-to-zero (min_replicas 0) needs"),
+    ({"min_replicas": 0}, "prod consumers keep at least 1 replica"),
+    ({"image": "registry.example/apps:latest"}, "must be pinned to a version tag or digest"),
+    ({"image": "registry.example/apps"}, "not an implicit latest"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), GUARDRAILS)
+def test_guardrail_rejects_with_a_clear_message(change: dict[str, Any], message: str) -> None:
+    problems = wiring_problems(dataclasses.replace(PLAN, **change))
+    assert any(message in p for p in problems), problems
+
+
+def test_sound_wiring_passes_every_guardrail() -> None:
+    assert wiring_problems(PLAN) == []
+    assert wiring_problems(dataclasses.replace(PLAN, max_replicas=12, allow_idle_consumers=True)) == []
+    assert wiring_problems(dataclasses.replace(PLAN, min_replicas=0, batch=True)) == []
+
+
+def test_a_failing_guardrail_registers_nothing() -> None:
+    bad = kafka_args(autoscaling=Autoscaling(min_replicas=1, max_replicas=12))
+    recorder = Recorder()
+    with pytest.raises(WiringError, match="maxReplicaCount 12 exceeds the 6 partitions"):
+        run(lambda: EventWorkload("payment", bad), recorder=recorder)
+    assert recorder.resources == []
