@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pulumi
@@ -60,10 +61,22 @@ def zone_spread(match_labels: dict[str, str]) -> list[dict[str, Any]]:
     ]
 
 
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Override wins; nested mappings merge; lists replace (a list is always stated whole)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
 def custom_resource(name: str, api_version: str, kind: str, namespace: pulumi.Input[str],
                     spec: dict[str, Any], opts: pulumi.ResourceOptions,
                     labels: dict[str, str] | None = None,
-                    resource_name: str | None = None) -> k8s.apiextensions.CustomResource:
+                    resource_name: str | None = None,
+                    annotations: dict[str, str] | None = None) -> k8s.apiextensions.CustomResource:
     """A namespaced custom resource with the platform's labels.
 
     ``resource_name`` is the Pulumi logical name (unique in the stack); ``name`` the object name.
@@ -72,7 +85,8 @@ def custom_resource(name: str, api_version: str, kind: str, namespace: pulumi.In
         resource_name or name,
         api_version=api_version,
         kind=kind,
-        metadata={"name": name, "namespace": namespace, "labels": {**MANAGED_BY, **(labels or {})}},
+        metadata={"name": name, "namespace": namespace, "labels": {**MANAGED_BY, **(labels or {})},
+                  **({"annotations": annotations} if annotations else {})},
         spec=spec,
         opts=opts,
     )

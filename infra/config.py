@@ -8,11 +8,12 @@ document is validated once, before any resource is declared; a bad value becomes
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from infra.base import deep_merge
 
 Environment = Literal["dev", "prod"]
 CONFIG_NAMESPACE = "event-platform"
@@ -409,17 +410,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
     },
 }
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Override wins; nested mappings merge; lists replace (a topic list is stated whole)."""
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def build_config(environment: Any, overrides: Any) -> PlatformConfig:

@@ -122,6 +122,9 @@ class KafkaClusterArgs:
     protect: bool
     spread: bool
     operator: pulumi.Resource | None = None
+    # Make Pulumi wait until Strimzi reports the cluster Ready: needed when something declared
+    # later reads what the operator creates (e.g. the cluster CA Secret).
+    wait_ready: bool = False
 
 
 class KafkaCluster(pulumi.ComponentResource):
@@ -148,6 +151,7 @@ class KafkaCluster(pulumi.ComponentResource):
             args.cluster_name, API, "Kafka", args.namespace, kafka_spec(args),
             child(self, depends_on=[*deps, metrics], stateful=True, protect=args.protect),
             resource_name=name,
+            annotations={"pulumi.com/waitFor": "condition=Ready"} if args.wait_ready else None,
         )
         self.node_pools = [
             custom_resource(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import artifacts
+from infra.base import deep_merge
 
 WEBHOOK_PORT = 9443
 METRICS_API_PORT = 6443
@@ -18,6 +20,7 @@ class KedaArgs:
     namespace: pulumi.Input[str]
     source: artifacts.ArtifactSource
     replicas: int = 1
+    extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
 
 
 class Keda(pulumi.ComponentResource):
@@ -38,12 +41,12 @@ class Keda(pulumi.ComponentResource):
                 **args.source.chart_args(artifacts.KEDA),
                 name="keda",
                 namespace=args.namespace,
-                values={
+                values=deep_merge({
                     "crds": {"install": True},
                     "operator": {"replicaCount": args.replicas},
                     "metricsServer": {"replicaCount": args.replicas},
                     "webhooks": {"replicaCount": args.replicas},
-                },
+                }, args.extra_values),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -241,7 +241,7 @@ def eventing_spec(args: KnativeEventingArgs) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class KafkaBrokerBackendArgs:
+class KafkaBrokerConfigArgs:
     namespace: pulumi.Input[str]  # where the ConfigMap and its credentials live (knative-eventing)
     bootstrap_servers: pulumi.Input[str]
     topic_partitions: int
@@ -255,7 +255,7 @@ class KafkaBrokerConfig(pulumi.ComponentResource):
     config_map: k8s.core.v1.ConfigMap
     reference: dict[str, Any]
 
-    def __init__(self, name: str, args: KafkaBrokerBackendArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: KafkaBrokerConfigArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("eventplatform:knative:KafkaBrokerConfig", name, None, opts)
         data: dict[str, pulumi.Input[str]] = {
             "bootstrap.servers": args.bootstrap_servers,
@@ -274,15 +274,20 @@ class KafkaBrokerConfig(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def kafka_auth_data(user: str, password: pulumi.Input[str], ca_cert: pulumi.Input[str]) -> dict[str, Any]:
-    """The Secret keys Knative's Kafka components read for SCRAM-SHA-512 over TLS."""
-    return {
-        "protocol": "SASL_SSL",
-        "sasl.mechanism": "SCRAM-SHA-512",
-        "user": user,
-        "password": password,
-        "ca.crt": ca_cert,
+def kafka_auth_data(user: str | None, password: pulumi.Input[str] | None,
+                    ca_cert: pulumi.Input[str] | None) -> dict[str, pulumi.Input[str]]:
+    """The Secret keys Knative's Kafka components read: SCRAM-SHA-512 with a user, TLS with a CA."""
+    sasl, tls = user is not None and password is not None, ca_cert is not None
+    data: dict[str, pulumi.Input[str]] = {
+        "protocol": ("SASL_" if sasl else "") + ("SSL" if tls else "PLAINTEXT"),
     }
+    if sasl:
+        assert user is not None and password is not None
+        data.update({"sasl.mechanism": "SCRAM-SHA-512", "user": user, "password": password})
+    if tls:
+        assert ca_cert is not None
+        data["ca.crt"] = ca_cert
+    return data
 
 
 # --- typed eventing helpers -------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import artifacts
-from infra.base import child, custom_resource, restricted_container_security, restricted_pod_security
+from infra.base import child, custom_resource, deep_merge, restricted_container_security, restricted_pod_security
 
 API = "jetstream.nats.io/v1beta2"
 CLIENT_PORT = 4222
@@ -36,6 +36,7 @@ class NatsArgs:
     source: artifacts.ArtifactSource
     storage_class: str | None = None
     streams: list[StreamSpec] = field(default_factory=list)
+    extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
 
 
 class NatsJetStream(pulumi.ComponentResource):
@@ -56,7 +57,7 @@ class NatsJetStream(pulumi.ComponentResource):
                 **args.source.chart_args(artifacts.NATS),
                 name=args.release_name,
                 namespace=args.namespace,
-                values=nats_values(args),
+                values=deep_merge(nats_values(args), args.extra_values),
             ),
             opts=child(self, stateful=True, protect=args.protect),
         )

@@ -351,33 +351,3 @@ def nats_metrics_values() -> dict[str, Any]:
             "podMonitor": {"enabled": True, "merge": {"metadata": {"labels": dict(SELECTOR_LABELS)}}},
         }
     }
-
-
-def merge_values(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_values(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def chart_values_transformation(release: str, extra: dict[str, Any]) -> pulumi.ResourceTransformation:
-    """Adds scrape values to another component's Helm chart (named by release) at registration.
-
-    Used for the KEDA and NATS charts, whose components take no extra values yet; the merged
-    values are what the chart receives, so tests see them in the registered inputs.
-    """
-
-    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
-        if args.type_ != "kubernetes:helm.sh/v4:Chart" or args.props.get("name") != release:
-            return None
-        props = dict(args.props)
-        values = props.get("values") or {}
-        if not isinstance(values, dict):
-            raise TypeError(f"chart {release}: values must be a plain mapping to add scrape settings")
-        props["values"] = merge_values(values, extra)
-        return pulumi.ResourceTransformationResult(props, args.opts)
-
-    return transform

@@ -62,24 +62,6 @@ def kubernetes_provider(config: PlatformConfig, stack: str) -> k8s.Provider:
     return k8s.Provider("cluster", enable_server_side_apply=True)
 
 
-def wait_for_ready(kind: str) -> pulumi.ResourceTransformation:
-    """Adds ``pulumi.com/waitFor: condition=Ready`` to every custom resource of ``kind`` below."""
-
-    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
-        if not args.type_.startswith("kubernetes:") or args.props.get("kind") != kind:
-            return None
-        props = dict(args.props)
-        metadata = props.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            return None
-        metadata = dict(metadata)
-        metadata["annotations"] = {**(metadata.get("annotations") or {}), **knative.WAIT_READY}
-        props["metadata"] = metadata
-        return pulumi.ResourceTransformationResult(props, args.opts)
-
-    return transform
-
-
 class EventPlatform(pulumi.ComponentResource):
     """The whole event platform of one environment."""
 
@@ -123,24 +105,17 @@ class EventPlatform(pulumi.ComponentResource):
         self.outputs["namespaces"][key] = namespace.name
         return namespace
 
-    def _monitored(self, release: str, values: dict[str, Any], depends_on: list[pulumi.Resource]
-                   ) -> pulumi.ResourceOptions:
-        """Options for a component whose chart should also create PodMonitors (KEDA, NATS)."""
-        if self.monitoring is None:
-            return self._opts(depends_on)
-        opts = self._opts([*depends_on, self.monitoring])
-        opts.transformations = [observability.chart_values_transformation(release, values)]
-        return opts
+    def _scrape_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Chart values that make a chart create its own PodMonitors, when monitoring is on."""
+        return values if self.monitoring is not None else {}
 
-    def _kafka_cluster_opts(self, depends_on: list[pulumi.Resource]) -> pulumi.ResourceOptions:
-        """Knative's Kafka credentials read Strimzi's cluster CA Secret, which exists only once the
-        Kafka resource is Ready: make Pulumi wait for that condition (custom resources are not
-        awaited otherwise). Only needed, and only added, when Knative uses the platform's Kafka."""
-        opts = self._opts(depends_on)
+    def _after_monitoring(self, depends_on: list[pulumi.Resource]) -> pulumi.ResourceOptions:
+        return self._opts([*depends_on, *([self.monitoring] if self.monitoring else [])])
+
+    def _knative_reads_kafka(self) -> bool:
         knative_cfg = self.config.knative
-        if knative_cfg.enabled and (knative_cfg.broker_class == knative.KAFKA_BROKER or knative_cfg.kafka_sources):
-            opts.transformations = [wait_for_ready("Kafka")]
-        return opts
+        return knative_cfg.enabled and (
+            knative_cfg.broker_class == knative.KAFKA_BROKER or bool(knative_cfg.kafka_sources))
 
     def _cert_manager(self) -> CertManager:
         """cert-manager, once, for whichever add-on needs webhook certificates first."""
@@ -179,8 +154,11 @@ class EventPlatform(pulumi.ComponentResource):
                 protect=self.config.protect_stateful,
                 spread=self.prod,
                 operator=operator.chart,
+                # Knative's Kafka credentials read Strimzi's cluster CA Secret, which exists only
+                # once the cluster is Ready.
+                wait_ready=self._knative_reads_kafka(),
             ),
-            self._kafka_cluster_opts([operator]),
+            self._opts([operator]),
         )
         self.kafka_cluster = cluster
         topics = []
@@ -285,8 +263,9 @@ class EventPlatform(pulumi.ComponentResource):
                     StreamSpec(s.name, s.subjects, s.replicas or min(cfg.replicas, 3), s.max_age, s.max_deliver)
                     for s in cfg.streams
                 ],
+                extra_values=self._scrape_values(observability.nats_metrics_values()),
             ),
-            self._monitored(cfg.release_name, observability.nats_metrics_values(), [namespace]),
+            self._after_monitoring([namespace]),
         )
         self.outputs["nats"] = {
             "url": nats.url,
@@ -296,8 +275,9 @@ class EventPlatform(pulumi.ComponentResource):
 
     def _keda(self) -> None:
         namespace = self._namespace("keda", open_ports=[9443, 6443])
-        keda = Keda("keda", KedaArgs(namespace=namespace.name, source=self.source, replicas=2 if self.prod else 1),
-                    self._monitored("keda", observability.keda_metrics_values(), [namespace]))
+        keda = Keda("keda", KedaArgs(namespace=namespace.name, source=self.source, replicas=2 if self.prod else 1,
+                                     extra_values=self._scrape_values(observability.keda_metrics_values())),
+                    self._after_monitoring([namespace]))
         self.keda = keda
         self.outputs["keda"] = {"namespace": namespace.name}
 
@@ -445,23 +425,19 @@ class EventPlatform(pulumi.ComponentResource):
         kafka = self.config.kafka
         if kafka.authentication == "none" and not kafka.tls:
             return None
-        data: dict[str, pulumi.Input[str]] = {"protocol": "SSL" if kafka.tls else "PLAINTEXT"}
+        password: pulumi.Input[str] | None = None
         if kafka.authentication == "scram-sha-512":
-            user = KafkaUser(
+            password = KafkaUser(
                 name,
                 KafkaUserArgs(namespace=self.kafka_namespace.name, cluster_name=kafka.cluster_name,
                               user_name=user_name, topics=topics, consumer_group=group,
                               group_pattern="prefix" if pattern == "prefix" else "literal",
                               cluster=self.kafka_cluster.kafka),
                 self._opts([self.kafka_cluster]),
-            )
-            data = knative.kafka_auth_data(user_name, user.password, "")
-            if not kafka.tls:
-                data["protocol"] = "SASL_PLAINTEXT"
-        if kafka.tls:
-            data["ca.crt"] = self._kafka_cluster_ca()
-        else:
-            data.pop("ca.crt", None)
+            ).password
+        data = knative.kafka_auth_data(
+            user_name if password is not None else None, password, self._kafka_cluster_ca() if kafka.tls else None
+        )
         secret = k8s.core.v1.Secret(
             f"{name}-kafka-auth",
             metadata={"name": f"{user_name}-kafka-auth", "namespace": namespace, "labels": MANAGED_BY},
@@ -504,7 +480,7 @@ class EventPlatform(pulumi.ComponentResource):
         # Not `kafka-broker-config`: the operator owns that one (eventing-kafka-controller.yaml).
         config = knative.KafkaBrokerConfig(
             "event-platform-kafka-broker",
-            knative.KafkaBrokerBackendArgs(namespace=NAMESPACES["knative-eventing"],
+            knative.KafkaBrokerConfigArgs(namespace=NAMESPACES["knative-eventing"],
                                            bootstrap_servers=self.kafka_cluster.bootstrap_servers,
                                            topic_partitions=cfg.broker_topic_partitions, topic_replicas=replicas,
                                            auth_secret=auth),

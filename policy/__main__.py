@@ -2,7 +2,7 @@
 
 Levels: the pack's defaults suit dev (security basics mandatory, hygiene advisory);
 policy/prod.json raises everything to mandatory for prod. The same rules judge rendered
-manifests (scripts/check_render.py).
+manifests (policy/check_render.py).
 """
 
 from __future__ import annotations

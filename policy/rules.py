@@ -1,6 +1,6 @@
 """The platform's policies as plain functions over Kubernetes objects.
 
-The Pulumi policy pack (policy/__main__.py) and the render check (scripts/check_render.py)
+The Pulumi policy pack (policy/__main__.py) and the render check (policy/check_render.py)
 both call these, so a manifest is judged the same way before `pulumi up` and in GitOps.
 Each check returns human-readable violations: empty means compliant.
 """

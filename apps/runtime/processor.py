@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -156,26 +157,25 @@ class Processor:
             self._process_batch(self._consumer, records)
 
     def _process_batch(self, consumer: Consumer, records: Sequence[InboundRecord]) -> None:
+        """Handle what was polled, then complete it in one step. A BrokerError from here makes
+        `run` reconnect, which also restores the service state the batch may have changed."""
         done: list[InboundRecord] = []
         outputs: list[OutboundRecord] = []
         self.metrics.in_flight_now.set(len(records))
         try:
             for record in records:
                 if self._stop.is_set():
-                    break  # the rest is redelivered to whoever owns the partition next
+                    break  # unprocessed records are redelivered to the partition's next owner
                 try:
                     outputs.extend(self._process(record))
                 except _Abandoned:
                     break
                 done.append(record)
             consumer.complete(done, outputs)
-        except BrokerError:
-            # In-memory state may include effects of the uncommitted batch: forget them.
-            raise
         finally:
             self.metrics.in_flight_now.set(0)
-        for topic in {o.topic for o in outputs}:
-            self.metrics.published(topic, sum(1 for o in outputs if o.topic == topic))
+        for topic, count in Counter(output.topic for output in outputs).items():
+            self.metrics.published(topic, count)
 
     def _process(self, record: InboundRecord) -> list[OutboundRecord]:
         started = time.perf_counter()

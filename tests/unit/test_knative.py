@@ -263,3 +263,12 @@ def test_stack_program_exports_secret_outputs_as_secrets() -> None:
 
     recorder = run(build, stack="prod")
     assert all(secret for _value, secret in recorder.results.values())
+
+
+@pytest.mark.parametrize(("user", "ca", "protocol"), [
+    ("u", "CA", "SASL_SSL"), ("u", None, "SASL_PLAINTEXT"), (None, "CA", "SSL"), (None, None, "PLAINTEXT"),
+])
+def test_kafka_auth_secret_keys_follow_the_listener(user: str | None, ca: str | None, protocol: str) -> None:
+    data = knative.kafka_auth_data(user, "pw" if user else None, ca)
+    assert data["protocol"] == protocol
+    assert ("sasl.mechanism" in data) == (user is not None) and ("ca.crt" in data) == (ca is not None)

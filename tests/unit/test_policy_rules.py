@@ -13,6 +13,7 @@ GOOD_DEPLOYMENT: dict[str, Any] = {
     "metadata": {"name": "payments", "namespace": "apps"},
     "spec": {
         "replicas": 2,
+        "selector": {"matchLabels": {"app": "payments"}},
         "template": {
             "metadata": {"labels": {"app": "payments"}},
             "spec": {

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Provisions NATS (nats-server with JetStream, and the `nats` CLI for `nats bench`) for the apps
+# tests and benchmarks, built from the Go module proxy (no binary downloads from GitHub).
+#
+#   scripts/brokers/nats.sh install   build both binaries once into the cache (idempotent)
+#   scripts/brokers/nats.sh path      print the install folder (bin/nats-server, bin/nats), fail if missing
+#   scripts/brokers/nats.sh version   print the pinned nats-server version
+#
+# The cache lives outside the checkout, keyed by both versions:
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/event-platform/nats-<server version>-cli-<cli version>/bin/
+# Versions come from versions.env (# Brokers section); NATS_SERVER_VERSION / NATSCLI_VERSION in the
+# environment override them. Go comes from scripts/engine/ensure-go.sh (the machine's Go when new
+# enough, else the pinned toolchain from the module proxy). Builds run one at a time (-p 1 is not
+# forced, but the two binaries are built sequentially) to stay frugal on shared CPUs.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$here/../.." && pwd)"
+versions_file="$repo_root/versions.env"
+
+say() { printf 'nats.sh: %s\n' "$*" >&2; }
+die() { printf 'nats.sh: error: %s\n' "$*" >&2; exit 1; }
+
+pinned() {
+  local key="$1" value
+  [[ -f "$versions_file" ]] || die "$versions_file not found (it pins $key)"
+  value="$(grep -E "^${key}=" "$versions_file" | tail -n1 | cut -d= -f2- | tr -d '"'"'"' ')"
+  [[ -n "$value" ]] || die "$key is not set in $versions_file (# Brokers section)"
+  printf '%s' "$value"
+}
+
+server_version="${NATS_SERVER_VERSION:-$(pinned NATS_SERVER_VERSION)}"
+cli_version="${NATSCLI_VERSION:-$(pinned NATSCLI_VERSION)}"
+cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/event-platform"
+home="$cache_root/nats-$server_version-cli-$cli_version"
+marker="$home/.installed"
+
+is_installed() { [[ -f "$marker" && -x "$home/bin/nats-server" && -x "$home/bin/nats" ]]; }
+
+install() {
+  if is_installed; then
+    say "nats-server $server_version and nats CLI $cli_version already installed at $home"
+    return 0
+  fi
+  local go_bin
+  go_bin="$("$repo_root/scripts/engine/ensure-go.sh")" || die "no Go toolchain (see scripts/engine/ensure-go.sh)"
+  mkdir -p "$cache_root"
+  local staging
+  staging="$(mktemp -d "$cache_root/.nats-$server_version.XXXXXX")"
+  trap 'rm -rf "$staging"' EXIT
+  mkdir -p "$staging/bin"
+  local module
+  for module in "github.com/nats-io/nats-server/v2@v$server_version" "github.com/nats-io/natscli/nats@v$cli_version"; do
+    say "building $module from the Go module proxy (a few minutes cold)"
+    if ! GOBIN="$staging/bin" CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
+        "$go_bin/go" install -trimpath -ldflags='-s -w' "$module" >"$staging/go.log" 2>&1; then
+      tail -n 30 "$staging/go.log" >&2
+      die "go install $module failed (see above; is the Go module proxy reachable?)"
+    fi
+  done
+  "$staging/bin/nats-server" --version >&2
+  rm -f "$staging/go.log"
+  printf 'nats-server=%s natscli=%s\n' "$server_version" "$cli_version" >"$staging/.installed"
+  rm -rf "$home"
+  mv "$staging" "$home"
+  trap - EXIT
+  say "installed nats-server $server_version and nats $cli_version at $home"
+}
+
+case "${1:-}" in
+  install) install ;;
+  path)
+    is_installed || die "NATS $server_version is not installed at $home: run 'make setup' (or scripts/brokers/nats.sh install)"
+    printf '%s\n' "$home" ;;
+  version) printf '%s\n' "$server_version" ;;
+  *) die "usage: $0 {install|path|version}" ;;
+esac
