@@ -97,6 +97,9 @@ KAFKA_VERSION = "4.3.1"
 KAFKA_METADATA_VERSION = "4.3-IV0"
 RABBITMQ_IMAGE = "rabbitmq:4.2.6-management"
 NATS_SERVER_VERSION = "2.14.2"
+# The workloads' own image, built from apps/Dockerfile (README "Workloads"); stacks that push it
+# elsewhere set workloads.image.
+APPS_IMAGE = "ghcr.io/event-platform/event-platform-apps:0.1.0"
 # kube-prometheus-stack 88.5.3 vendors the grafana 12.11.1 chart, whose appVersion this is; stated
 # here so a chart bump cannot move Grafana's major version unnoticed.
 GRAFANA_VERSION = "13.2.0"

@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from infra import artifacts
 from infra.base import deep_merge
+from infra.wiring import ScalingPlan, wiring_problems
 
 Environment = Literal["dev", "prod"]
 CONFIG_NAMESPACE = "event-platform"
@@ -258,6 +260,50 @@ class ObservabilityConfig(Strict):
         return size
 
 
+class WorkloadAutoscaling(Strict):
+    min_replicas: int = Field(ge=0, le=100)
+    max_replicas: int = Field(ge=1, le=100)
+    lag_threshold: int = Field(default=50, ge=1, description="lag (Kafka) / queue length / pending per replica")
+    activation_threshold: int = Field(default=1, ge=0, description="above this a scaled-to-zero workload wakes")
+    allow_idle_consumers: bool = Field(default=False, description="allow more replicas than partitions")
+    cooldown_period_s: int = Field(default=300, ge=0)
+
+
+class WorkloadConfig(Strict):
+    name: str = Field(pattern=_DNS_LABEL, max_length=50)
+    module: str = Field(pattern=r"^[a-z_][a-z0-9_.]*$", description="python -m <module> runs the service")
+    role: Literal["consumer", "producer"] = "consumer"
+    broker: Literal["kafka", "rabbitmq", "nats"] = "kafka"
+    consumes: list[str] = Field(default_factory=list, description="topics (queue, stream) it consumes as a group")
+    reads: list[str] = Field(default_factory=list, description="topics it replays without a group (event sourcing)")
+    produces: list[str] = Field(default_factory=list)
+    effects_journal: bool = Field(default=False, description="keeps a compacted <name>.effects journal topic")
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    http_port: int | None = Field(default=None, ge=1024, le=65535)
+    replicas: int = Field(default=1, ge=1, le=100, description="when not autoscaled")
+    singleton: bool = Field(default=False, description="exactly one instance (one aggregate); never scaled")
+    batch: bool = Field(default=False, description="may scale to zero in prod")
+    autoscaling: WorkloadAutoscaling | None = None
+    cpu: str = Field(default="100m", pattern=r"^[0-9]+m?$")
+    memory: str = Field(default="256Mi", pattern=_QUANTITY)
+    env: dict[str, str] = Field(default_factory=dict, description="extra non-secret environment variables")
+
+
+class GeneratorConfig(Strict):
+    enabled: bool = True
+    schedule: str = Field(default="*/15 * * * *", description="cron schedule of the load CronJob")
+    count: int = Field(default=100, ge=1)
+    rate_per_s: int = Field(default=20, ge=1)
+
+
+class WorkloadsConfig(Strict):
+    enabled: bool = True
+    namespace: str = Field(default="apps", pattern=_DNS_LABEL)
+    image: str = Field(description="the apps image, pinned to a version tag or digest")
+    services: list[WorkloadConfig] = Field(default_factory=list)
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+
+
 class PlatformConfig(Strict):
     """Everything a stack decides. Components get plain typed slices of it, never pulumi.Config."""
 
@@ -275,6 +321,7 @@ class PlatformConfig(Strict):
     keda: KedaConfig
     knative: KnativeConfig
     observability: ObservabilityConfig
+    workloads: WorkloadsConfig
 
     @field_validator("knative")
     @classmethod
@@ -295,8 +342,84 @@ class PlatformConfig(Strict):
             raise ValueError(f"broker_topic_replicas {replicas} exceeds Kafka brokers {kafka.brokers}")
         return knative
 
+    @field_validator("workloads")
+    @classmethod
+    def _workloads_are_wired_soundly(cls, workloads: WorkloadsConfig, info: ValidationInfo) -> WorkloadsConfig:
+        """The guardrails of infra.wiring, applied to the stack file so they name its keys."""
+        if not workloads.enabled:
+            return workloads
+        problems = []
+        for index, service in enumerate(workloads.services):
+            where = f"services.{index} ({service.name})"
+            problems += [f"{where}: {p}" for p in _workload_problems(service, workloads.image, info.data)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return workloads
 
-_SHARED_TOPICS: list[dict[str, Any]] = [{"name": "orders", "partitions": 6}]
+
+def _workload_problems(service: WorkloadConfig, image: str, platform: dict[str, Any]) -> list[str]:
+    kafka = platform.get("kafka")
+    environment = platform.get("environment", "dev")
+    problems = []
+    partitions = None
+    broker = platform.get(service.broker)
+    if broker is not None and not broker.enabled:
+        problems.append(f"its broker {service.broker} is switched off: enable {service.broker} or change broker")
+    if service.broker == "kafka" and kafka is not None:
+        known = {t.name: t.partitions for t in kafka.topics}
+        missing = [t for t in [*service.consumes, *service.reads, *service.produces] if t not in known]
+        if missing:
+            problems.append(f"topics {missing} are not in kafka.topics; declare them there")
+        consumed = [known[t] for t in service.consumes if t in known]
+        partitions = min(consumed) if consumed else None
+    scaling = service.autoscaling
+    if service.singleton and (scaling or service.replicas != 1):
+        problems.append("a singleton runs exactly one replica: remove autoscaling and replicas")
+    plan = ScalingPlan(
+        service=service.name, broker=service.broker, environment=environment, image=image,
+        min_replicas=scaling.min_replicas if scaling else service.replicas,
+        max_replicas=scaling.max_replicas if scaling else service.replicas,
+        activation_threshold=scaling.activation_threshold if scaling else 1,
+        consumer_group=service.name, scaler_consumer_group=service.name,
+        client_offset_reset=service.auto_offset_reset, scaler_offset_reset=service.auto_offset_reset,
+        partitions=partitions if service.role == "consumer" else None,
+        allow_idle_consumers=scaling.allow_idle_consumers if scaling else False,
+        batch=service.batch or service.singleton,
+    )
+    problems += [p.removeprefix(f"workload {service.name!r}: ") for p in wiring_problems(plan)]
+    return problems
+
+
+# The order pipeline's event topics (apps/orders/topics.py); each gets a .dlq twin.
+_PIPELINE_TOPICS = ("orders", "inventory", "payments", "shipments")
+
+
+def _topics(partitions: int) -> list[dict[str, Any]]:
+    # Event-sourced state is rebuilt from these logs: keep them forever.
+    return [{"name": name, "partitions": partitions, "retention_ms": -1} for name in _PIPELINE_TOPICS]
+
+
+def _order_pipeline(prod: bool) -> list[dict[str, Any]]:
+    """The order services: scale-to-zero where safe in dev; at least 2 replicas in prod."""
+    def scaled(dev_min: int) -> dict[str, Any]:
+        return {"min_replicas": 2, "max_replicas": 6} if prod else {"min_replicas": dev_min, "max_replicas": 3}
+
+    return [
+        {"name": "order-service", "module": "apps.orders.order_service", "consumes": ["inventory", "shipments"],
+         "reads": ["orders", "payments"], "produces": ["orders"], "http_port": 8000,
+         "autoscaling": scaled(1)},
+        # One stock ledger, rebuilt from its own log: exactly one instance.
+        {"name": "inventory-service", "module": "apps.orders.inventory_service", "consumes": ["orders", "payments"],
+         "reads": ["inventory"], "produces": ["inventory"], "singleton": True},
+        {"name": "payment-service", "module": "apps.orders.payment_service", "consumes": ["inventory"],
+         "produces": ["payments"], "effects_journal": True, "autoscaling": scaled(0)},
+        {"name": "shipping-service", "module": "apps.orders.shipping_service", "consumes": ["payments"],
+         "produces": ["shipments"], "effects_journal": True, "autoscaling": scaled(0)},
+        {"name": "notification-service", "module": "apps.orders.notification_service", "consumes": ["orders"],
+         "effects_journal": True, "autoscaling": scaled(0)},
+    ]
+
+
 
 PRESETS: dict[str, dict[str, Any]] = {
     "dev": {
@@ -311,7 +434,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "min_insync_replicas": 1,
             "authentication": "none",
             "tls": False,
-            "topics": _SHARED_TOPICS,
+            "topics": _topics(3),
         },
         "rabbitmq": {
             "cluster_name": "events",
@@ -328,6 +451,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "streams": [{"name": "ORDERS", "subjects": ["orders.>"]}],
         },
         "keda": {},
+        "workloads": {"image": artifacts.APPS_IMAGE, "services": _order_pipeline(prod=False)},
         "knative": {
             "broker_class": "MTChannelBasedBroker",
             "broker_topic_partitions": 1,
@@ -366,7 +490,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "min_insync_replicas": 2,
             "authentication": "scram-sha-512",
             "tls": True,
-            "topics": _SHARED_TOPICS,
+            "topics": _topics(6),
         },
         "rabbitmq": {
             "cluster_name": "events",
@@ -383,6 +507,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "streams": [{"name": "ORDERS", "subjects": ["orders.>"], "replicas": 3}],
         },
         "keda": {},
+        "workloads": {"image": artifacts.APPS_IMAGE, "services": _order_pipeline(prod=True)},
         "knative": {
             "broker_class": "Kafka",
             "broker_topic_partitions": 12,

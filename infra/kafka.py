@@ -238,6 +238,7 @@ class KafkaTopicArgs:
     protect: bool
     retention_ms: int | None = None
     cluster: pulumi.Resource | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # further topic configs, e.g. cleanup.policy
 
 
 class KafkaTopic(pulumi.ComponentResource):
@@ -252,6 +253,7 @@ class KafkaTopic(pulumi.ComponentResource):
         config: dict[str, Any] = {"min.insync.replicas": min(args.min_insync_replicas, args.replicas)}
         if args.retention_ms is not None:
             config["retention.ms"] = args.retention_ms
+        config.update(args.config)
         self.topic = custom_resource(
             resource_safe(args.topic_name), API, "KafkaTopic", args.namespace,
             {"topicName": args.topic_name, "partitions": args.partitions, "replicas": args.replicas, "config": config},

@@ -19,6 +19,9 @@ class NamespaceArgs:
     # the API server's source address is not a pod, so a namespace selector cannot admit it.
     open_ports: list[int] = field(default_factory=list)
     pod_security: str = "restricted"
+    # Broker and operator namespaces accept clients from any platform namespace; the apps
+    # namespace does not: each workload's own NetworkPolicy states exactly what reaches it.
+    allow_platform_ingress: bool = True
 
 
 class PlatformNamespace(pulumi.ComponentResource):
@@ -50,18 +53,8 @@ class PlatformNamespace(pulumi.ComponentResource):
             spec={"podSelector": {}, "policyTypes": ["Ingress"]},
             opts=after_namespace,
         )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-allow-platform",
-            metadata={"name": "allow-from-platform-namespaces", "namespace": self.name, "labels": MANAGED_BY},
-            spec={
-                "podSelector": {},
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {"from": [{"namespaceSelector": {"matchLabels": {PLATFORM_NAMESPACE_LABEL: "true"}}}]}
-                ],
-            },
-            opts=after_namespace,
-        )
+        if args.allow_platform_ingress:
+            self._allow_platform(name, after_namespace)
         if args.open_ports:
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-allow-webhooks",
@@ -74,3 +67,18 @@ class PlatformNamespace(pulumi.ComponentResource):
                 opts=after_namespace,
             )
         self.register_outputs({"name": self.name})
+
+    def _allow_platform(self, name: str, opts: pulumi.ResourceOptions) -> None:
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-platform",
+            metadata={"name": "allow-from-platform-namespaces", "namespace": self.name, "labels": MANAGED_BY},
+            spec={
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {"from": [{"namespaceSelector": {"matchLabels": {PLATFORM_NAMESPACE_LABEL: "true"}}}]}
+                ],
+            },
+            opts=opts,
+        )
+

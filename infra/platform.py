@@ -35,6 +35,7 @@ from infra.kafka import (
 from infra.keda import Keda, KedaArgs
 from infra.namespaces import NamespaceArgs, PlatformNamespace
 from infra.nats import NatsArgs, NatsJetStream, StreamSpec
+from infra.platform_workloads import declare_workloads
 from infra.rabbitmq import QueueSpec, RabbitmqCluster, RabbitmqClusterArgs, RabbitmqOperators, RabbitmqOperatorsArgs
 
 NAMESPACES = {
@@ -48,6 +49,7 @@ NAMESPACES = {
     "knative-serving": "knative-serving",
     "knative-eventing": "knative-eventing",
     "kourier-system": "kourier-system",
+    "apps": "apps",
 }
 
 
@@ -76,6 +78,9 @@ class EventPlatform(pulumi.ComponentResource):
         self.cert_manager: CertManager | None = None
         self.monitoring: observability.MonitoringStack | None = None
         self.kafka_cluster: KafkaCluster | None = None
+        self.keda: Keda | None = None
+        self.rabbitmq_cluster: RabbitmqCluster | None = None
+        self.nats_jetstream: NatsJetStream | None = None
         if config.observability.enabled:
             self._monitoring_stack()
         if config.kafka.enabled:
@@ -88,6 +93,8 @@ class EventPlatform(pulumi.ComponentResource):
             self._keda()
         if config.knative.enabled:
             self._knative()
+        if config.workloads.enabled:
+            declare_workloads(self)
         if config.observability.enabled:
             self._monitors()
         self.register_outputs(self.outputs)
@@ -96,10 +103,11 @@ class EventPlatform(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self, depends_on=depends_on or [])
 
     def _namespace(self, key: str, open_ports: list[int] | None = None, pod_security: str = "restricted",
-                   name: str | None = None) -> PlatformNamespace:
+                   name: str | None = None, allow_platform_ingress: bool = True) -> PlatformNamespace:
         namespace = PlatformNamespace(
             f"{key}-namespace",
-            NamespaceArgs(name=name or NAMESPACES[key], open_ports=open_ports or [], pod_security=pod_security),
+            NamespaceArgs(name=name or NAMESPACES[key], open_ports=open_ports or [], pod_security=pod_security,
+                          allow_platform_ingress=allow_platform_ingress),
             self._opts(),
         )
         self.outputs["namespaces"][key] = namespace.name
@@ -237,6 +245,7 @@ class EventPlatform(pulumi.ComponentResource):
             ),
             self._opts([namespace, operators]),
         )
+        self.rabbitmq_cluster = cluster
         self.outputs["rabbitmq"] = {
             "amqp_url": cluster.amqp_url,
             "management_url": cluster.management_url,
@@ -248,7 +257,7 @@ class EventPlatform(pulumi.ComponentResource):
     def _nats(self) -> None:
         cfg = self.config.nats
         namespace = self._namespace("nats")
-        nats = NatsJetStream(
+        nats = self.nats_jetstream = NatsJetStream(
             "nats",
             NatsArgs(
                 namespace=namespace.name,

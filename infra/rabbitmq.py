@@ -82,6 +82,7 @@ class RabbitmqCluster(pulumi.ComponentResource):
     management_url: pulumi.Output[str]
     default_user_secret: pulumi.Output[str]
     app_user: RabbitmqUser
+    app_user_name: str
 
     def __init__(self, name: str, args: RabbitmqClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("eventplatform:rabbitmq:RabbitmqCluster", name, None, opts)
@@ -113,9 +114,10 @@ class RabbitmqCluster(pulumi.ComponentResource):
             topology.exchange(DEAD_LETTER_EXCHANGE, "direct")
         for queue in args.queues:
             topology.queue(queue)
+        self.app_user_name = "event-platform-app"
         self.app_user = RabbitmqUser(
             f"{name}-app",
-            RabbitmqUserArgs(namespace=args.namespace, cluster_name=args.cluster_name, user_name="event-platform-app"),
+            RabbitmqUserArgs(namespace=args.namespace, cluster_name=args.cluster_name, user_name=self.app_user_name),
             opts=after,
         )
         self.register_outputs({"amqp_url": self.amqp_url, "management_url": self.management_url})

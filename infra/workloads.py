@@ -21,6 +21,12 @@ from infra.base import MANAGED_BY, child, custom_resource, restricted_container_
 from infra.rabbitmq import QueueSpec, Topology
 from infra.wiring import ScalingPlan, check_wiring
 
+SINGLETON_ANNOTATION = "eventplatform.io/singleton"
+DNS_EGRESS: dict[str, Any] = {
+    "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+    "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+}
 HEALTH_PORT = 8080
 METRICS_PORT = 9090
 SCRAPE_LABEL = "eventplatform.io/metrics"  # the platform PodMonitor selects pods with this label
@@ -32,9 +38,11 @@ class KafkaWiring:
     bootstrap_servers: pulumi.Input[str]
     cluster_name: str
     namespace: str  # the Kafka cluster's namespace (KafkaUser/KafkaTopic live there)
-    consumes: str | None  # topic consumed (consumers)
-    partitions: int | None  # of the consumed topic, for the replica guardrail
+    consumes: list[str]  # topics consumed as a group
+    partitions: int | None  # fewest partitions among the consumed topics, for the replica guardrail
     produces: list[str] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)  # replayed without a group (event-sourced state)
+    effects_journal: bool = False  # keeps <group>.effects, a compacted journal of side effects
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     scram: bool = False
     tls: bool = False
@@ -68,6 +76,9 @@ class NatsWiring:
     account: str = "$G"
 
 
+BrokerWiring = KafkaWiring | RabbitmqWiring | NatsWiring
+
+
 @dataclass(frozen=True)
 class Autoscaling:
     min_replicas: int
@@ -99,9 +110,13 @@ class EventWorkloadArgs:
     http_port: int | None = None
     autoscaling: Autoscaling | None = None
     batch: bool = False
+    singleton: bool = False  # exactly one instance, replaced (not rolled) on update
     consumer_group: str | None = None  # defaults to the service name
     extra_env: dict[str, str] = field(default_factory=dict)
     monitoring_namespace: str = "monitoring"
+    # Labels Prometheus selects rules by; None when the platform runs no monitoring stack
+    # (then there is no PrometheusRule kind to declare).
+    rule_labels: dict[str, str] | None = field(default_factory=lambda: {"release": "kps"})
     keda: pulumi.Resource | None = None
 
     @property
@@ -134,7 +149,7 @@ def scaling_plan(args: EventWorkloadArgs) -> ScalingPlan:
         if isinstance(wiring, KafkaWiring) else None,
         partitions=wiring.partitions if isinstance(wiring, KafkaWiring) and args.role == "consumer" else None,
         allow_idle_consumers=scaling.allow_idle_consumers,
-        batch=args.batch,
+        batch=args.batch or args.singleton,
     )
 
 
@@ -165,7 +180,7 @@ class EventWorkload(pulumi.ComponentResource):
                       "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
                 opts=child(self),
             )
-        if args.environment == "prod":
+        if args.environment == "prod" and not args.singleton:
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb",
                 metadata=self._meta(args.service_name),
@@ -173,7 +188,8 @@ class EventWorkload(pulumi.ComponentResource):
                 opts=child(self),
             )
         self.scaled_object = self._autoscaling(name) if args.autoscaling and args.role == "consumer" else None
-        self._alerts(name)
+        if args.rule_labels is not None:
+            self._alerts(name, args.rule_labels)
         self._network_policies(name)
         self.register_outputs({})
 
@@ -225,21 +241,27 @@ class EventWorkload(pulumi.ComponentResource):
             "AUTO_OFFSET_RESET": wiring.auto_offset_reset,
             "DEAD_LETTER_TOPIC": f"{args.group}.dlq",
         }
-        owned = [f"{args.group}.dlq"] if args.role == "consumer" else []
-        for topic in owned:
+        owned: dict[str, dict[str, Any]] = {}
+        if args.role == "consumer":
+            owned[f"{args.group}.dlq"] = {"retention.ms": 14 * 24 * 3600 * 1000}
+        if wiring.effects_journal:
+            owned[f"{args.group}.effects"] = {"cleanup.policy": "compact"}
+            env["EFFECTS_JOURNAL_TOPIC"] = f"{args.group}.effects"
+        for topic, topic_config in owned.items():
             kafka_mod.KafkaTopic(
                 f"{name}-topic-{kafka_mod.resource_safe(topic)}",
                 kafka_mod.KafkaTopicArgs(
                     namespace=wiring.namespace, cluster_name=wiring.cluster_name, topic_name=topic,
                     partitions=1, replicas=wiring.replication_factor,
-                    min_insync_replicas=wiring.min_insync_replicas, protect=wiring.protect,
+                    min_insync_replicas=wiring.min_insync_replicas, protect=wiring.protect, config=topic_config,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         if wiring.scram:
-            access = [kafka_mod.TopicAccess(t, ["Write", "Describe"]) for t in [*wiring.produces, *owned]]
-            if wiring.consumes:
-                access.append(kafka_mod.TopicAccess(wiring.consumes, ["Read", "Describe"]))
+            access = [kafka_mod.TopicAccess(t, ["Write", "Describe"]) for t in wiring.produces]
+            access += [kafka_mod.TopicAccess(t, ["Read", "Write", "Describe"]) for t in owned]
+            access += [kafka_mod.TopicAccess(t, ["Read", "Describe"])
+                       for t in dict.fromkeys([*wiring.consumes, *wiring.reads]) if t not in wiring.produces]
             user = kafka_mod.KafkaUser(
                 f"{name}-kafka-user",
                 kafka_mod.KafkaUserArgs(
@@ -340,6 +362,9 @@ class EventWorkload(pulumi.ComponentResource):
             "selector": {"matchLabels": {"app.kubernetes.io/name": args.service_name}},
             "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
         }
+        if args.singleton:
+            # Never two instances at once, not even during a rollout.
+            spec["strategy"] = {"type": "Recreate"}
         scaled = args.autoscaling is not None and args.role == "consumer"
         if not scaled:
             spec["replicas"] = args.replicas
@@ -347,9 +372,10 @@ class EventWorkload(pulumi.ComponentResource):
         opts = child(self, depends_on=[self.account])
         if scaled:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["spec.replicas"]))
-        return k8s.apps.v1.Deployment(
-            name, metadata=self._meta(args.service_name), spec=spec, opts=opts,
-        )
+        metadata = self._meta(args.service_name)
+        if args.singleton:
+            metadata["annotations"] = {SINGLETON_ANNOTATION: "true"}
+        return k8s.apps.v1.Deployment(name, metadata=metadata, spec=spec, opts=opts)
 
     def _autoscaling(self, name: str) -> k8s.apiextensions.CustomResource:
         args = self.args
@@ -359,11 +385,9 @@ class EventWorkload(pulumi.ComponentResource):
         trigger: dict[str, Any]
         auth_refs: list[dict[str, Any]] = []
         if isinstance(wiring, KafkaWiring):
-            assert wiring.consumes
             metadata = {
                 "bootstrapServers": wiring.bootstrap_servers,
                 "consumerGroup": scaling.scaler_consumer_group or args.group,
-                "topic": wiring.consumes,
                 "lagThreshold": str(scaling.lag_threshold),
                 "activationLagThreshold": str(scaling.activation_threshold),
                 "offsetResetPolicy": scaling.scaler_offset_reset or wiring.auto_offset_reset,
@@ -371,6 +395,10 @@ class EventWorkload(pulumi.ComponentResource):
                 # A poison message stuck on one partition must not keep the workload scaled up.
                 "excludePersistentLag": "true",
             }
+            if len(wiring.consumes) == 1:
+                # With one topic KEDA caps replicas at its partitions; with several it sums the
+                # group's lag over all of them.
+                metadata["topic"] = wiring.consumes[0]
             if wiring.scram:
                 metadata.update(sasl="scram_sha512", tls="enable" if wiring.tls else "disable")
                 auth_refs = [{"parameter": "username", "key": "username"}, {"parameter": "password", "key": "password"}]
@@ -418,7 +446,7 @@ class EventWorkload(pulumi.ComponentResource):
             child(self, depends_on=deps), resource_name=f"{name}-scaledobject",
         )
 
-    def _alerts(self, name: str) -> None:
+    def _alerts(self, name: str, rule_labels: dict[str, str]) -> None:
         args = self.args
         service = args.service_name
         rules = [
@@ -426,13 +454,13 @@ class EventWorkload(pulumi.ComponentResource):
              "expr": f'sum(increase(events_dead_lettered_total{{service="{service}"}}[10m])) > 0',
              "labels": {"severity": "warning", "service": service},
              "annotations": {"summary": f"{service} dead-lettered events in the last 10 minutes",
-                             "runbook": "docs/alerts.md"}},
+                             "runbook": "docs/alerts.md#eventworkloaddeadletters"}},
             {"alert": "EventWorkloadErrorRate", "for": "10m",
              "expr": (f'sum(rate(events_failed_total{{service="{service}"}}[5m])) / '
                       f'clamp_min(sum(rate(events_in_total{{service="{service}"}}[5m])), 1e-9) > 0.05'),
              "labels": {"severity": "warning", "service": service},
              "annotations": {"summary": f"{service}: more than 5% of processing attempts fail",
-                             "runbook": "docs/alerts.md"}},
+                             "runbook": "docs/alerts.md#eventworkloaderrorrate"}},
         ]
         if isinstance(args.broker, KafkaWiring) and args.role == "consumer":
             threshold = (args.autoscaling.lag_threshold if args.autoscaling else 50) * 20
@@ -441,11 +469,11 @@ class EventWorkload(pulumi.ComponentResource):
                 "expr": f'sum(kafka_consumergroup_lag{{consumergroup="{args.group}"}}) > {threshold}',
                 "labels": {"severity": "warning", "service": service},
                 "annotations": {"summary": f"{service}: consumer group {args.group} lags by more than {threshold}",
-                                "runbook": "docs/alerts.md"}})
+                                "runbook": "docs/alerts.md#eventworkloadconsumerlag"}})
         custom_resource(
             f"{service}-alerts", "monitoring.coreos.com/v1", "PrometheusRule", args.namespace,
             {"groups": [{"name": f"workload-{service}", "rules": rules}]},
-            child(self), resource_name=f"{name}-alerts",
+            child(self), resource_name=f"{name}-alerts", labels=rule_labels,
         )
 
     def _network_policies(self, name: str) -> None:
@@ -465,13 +493,13 @@ class EventWorkload(pulumi.ComponentResource):
             "ports": [{"port": METRICS_PORT, "protocol": "TCP"}],
         }]
         if args.http_port:
-            ingress.append({"ports": [{"port": args.http_port, "protocol": "TCP"}]})
+            # The API is for callers inside the namespace (the generator, other services);
+            # expose it further with an explicit policy or through Knative/ingress.
+            ingress.append({"from": [{"podSelector": {}}], "ports": [{"port": args.http_port, "protocol": "TCP"}]})
         egress = [
             {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": wiring.namespace}}}],
              "ports": [{"port": p, "protocol": "TCP"} for p in broker_ports]},
-            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-             "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+            DNS_EGRESS,
         ]
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
@@ -479,3 +507,64 @@ class EventWorkload(pulumi.ComponentResource):
             spec={"podSelector": selector, "policyTypes": ["Ingress", "Egress"], "ingress": ingress, "egress": egress},
             opts=child(self),
         )
+
+
+@dataclass(frozen=True)
+class EventGeneratorArgs:
+    namespace: pulumi.Input[str]
+    image: str
+    target_service: str  # the HTTP service orders are posted to
+    target_port: int
+    schedule: str
+    count: int
+    rate_per_s: int
+
+
+class EventGenerator(pulumi.ComponentResource):
+    """The load generator as a CronJob: posts orders to the order API on a schedule."""
+
+    def __init__(self, name: str, args: EventGeneratorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("eventplatform:workloads:EventGenerator", name, None, opts)
+        labels = {"app.kubernetes.io/name": "event-generator", **MANAGED_BY}
+        url = pulumi.Output.from_input(args.namespace).apply(lambda ns: f"http://{args.target_service}.{ns}.svc")
+        env = [{"name": "GENERATOR_URL", "value": url},
+               {"name": "GENERATOR_COUNT", "value": str(args.count)},
+               {"name": "GENERATOR_RATE_PER_S", "value": str(args.rate_per_s)}]
+        pod = {
+            "metadata": {"labels": labels},
+            "spec": {
+                "restartPolicy": "Never",
+                "automountServiceAccountToken": False,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{
+                    "name": "generator", "image": args.image, "command": ["python", "-m", "apps.generator"],
+                    "env": env, "securityContext": restricted_container_security(),
+                    "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "128Mi"}},
+                }],
+            },
+        }
+        k8s.batch.v1.CronJob(
+            name,
+            metadata={"name": "event-generator", "namespace": args.namespace, "labels": labels},
+            spec={"schedule": args.schedule, "concurrencyPolicy": "Forbid", "successfulJobsHistoryLimit": 1,
+                  "failedJobsHistoryLimit": 3,
+                  "jobTemplate": {"spec": {"backoffLimit": 1, "activeDeadlineSeconds": 600, "template": pod}}},
+            opts=child(self),
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata={"name": "event-generator", "namespace": args.namespace, "labels": labels},
+            spec={
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "event-generator"}},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [],
+                "egress": [
+                    {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": args.target_service}}}],
+                     "ports": [{"port": args.target_port, "protocol": "TCP"}]},
+                    DNS_EGRESS,
+                ],
+            },
+            opts=child(self),
+        )
+        self.register_outputs({})

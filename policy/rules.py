@@ -15,6 +15,7 @@ Manifest = dict[str, Any]
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
 SECRET_LIKE_ENV = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY|SASL_JAAS)", re.I)
+SINGLETON_ANNOTATION = "eventplatform.io/singleton"
 STATEFUL_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "RabbitmqCluster", "Stream", "PersistentVolumeClaim"}
 
 
@@ -125,6 +126,8 @@ def prod_availability(objs: Iterable[Manifest]) -> list[str]:
     for obj in objs:
         if obj.get("kind") not in ("Deployment", "StatefulSet"):
             continue
+        if ((obj.get("metadata") or {}).get("annotations") or {}).get(SINGLETON_ANNOTATION) == "true":
+            continue  # one aggregate, one instance by design (documented per workload)
         replicas = (obj.get("spec") or {}).get("replicas", 1)
         if replicas < 2:
             found.append(f"{where(obj)}: prod workloads need at least 2 replicas (has {replicas})")

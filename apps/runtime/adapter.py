@@ -16,13 +16,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from apps.runtime.envelope import Codec, ContentMode, WireMessage
 from apps.runtime.events import EventRegistry
 
 
-@dataclass(frozen=True)
-class InboundRecord:
+class InboundRecord(NamedTuple):
     """One delivered record and where it came from (for commits and dead-letter headers)."""
 
     topic: str

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings import kafka as ce_kafka
@@ -28,16 +28,23 @@ CORRELATION_ID = "correlationid"
 CAUSATION_ID = "causationid"
 PARTITION_KEY = "partitionkey"
 TIME_HEADER = "ce_time"
+ID_HEADER = "ce_id"
+
+
+_VERSION_4 = (0x4000 << 64) | (0x8000 << 48)  # RFC 9562 version nibble and variant bits
+_VERSION_4_MASK = ~((0xF000 << 64) | (0xC000 << 48))
 
 
 def new_event_id() -> str:
-    """A random (version 4) UUID for a new event.
+    """A random (version 4) UUID for a new event, in its canonical text form.
 
-    `uuid.uuid4()` reads os.urandom on every call, measured at ~200 µs on this platform's VMs,
-    more than the rest of publishing an event; ids need uniqueness, not unpredictability, so a
-    PRNG seeded from os.urandom (and reseeded after fork by the stdlib) is used instead.
+    Not `uuid.uuid4()`: it calls os.urandom, which releases the GIL, and on a busy producer the
+    main thread then waits for kafka-python's sender thread to hand the GIL back (measured at
+    ~200 µs per event here). Event ids need uniqueness, not unpredictability, so the stdlib PRNG
+    (seeded from os.urandom, reseeded after fork) is enough.
     """
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    hex_digits = f"{random.getrandbits(128) & _VERSION_4_MASK | _VERSION_4:032x}"
+    return f"{hex_digits[:8]}-{hex_digits[8:12]}-{hex_digits[12:16]}-{hex_digits[16:20]}-{hex_digits[20:]}"
 
 
 class ContentMode(StrEnum):
@@ -79,9 +86,12 @@ class Envelope:
         )
 
 
-@dataclass(frozen=True)
-class WireMessage:
-    """A broker-neutral record body: key, value bytes and ordered byte headers."""
+class WireMessage(NamedTuple):
+    """A broker-neutral record body: key, value bytes and ordered byte headers.
+
+    (A NamedTuple rather than a frozen dataclass: one is built per record on the hot path, and
+    this is three times cheaper to construct.)
+    """
 
     value: bytes
     key: bytes | None = None
@@ -121,11 +131,11 @@ class KafkaCodec:
             # Already-serialised JSON bytes pass through the binding unchanged. The partition
             # key travels as the record key only (the binding maps it back on decode), not
             # also as a header: every header costs kafka-python time on both ends.
-            event = _WireEvent(attributes, envelope.payload.model_dump_json().encode())
+            event = _WireEvent(attributes, envelope.payload.model_dump_json().encode(), validate=False)
             message = ce_kafka.to_binary(event, self._format, _no_key)
         else:
             attributes[PARTITION_KEY] = envelope.key
-            event = _WireEvent(attributes, envelope.payload.model_dump(mode="json"))
+            event = _WireEvent(attributes, envelope.payload.model_dump(mode="json"), validate=False)
             message = ce_kafka.to_structured(event, self._format, _no_key)
         return WireMessage(value=message.value, key=key, headers=tuple(message.headers.items()))
 
@@ -151,8 +161,14 @@ class KafkaCodec:
         # parser on the hot path), so the header is taken out here and parsed below.
         time_header = headers.pop(TIME_HEADER, None)
         message = ce_kafka.KafkaMessage(headers=headers, key=wire.key, value=wire.value)
+        # The binding's mode detection (any `ce_` header means binary mode), without scanning
+        # the headers twice.
+        binary = ID_HEADER in headers or any(name.lower().startswith("ce_") for name in headers)
         try:
-            event = ce_kafka.from_kafka(message, self._format, _WireEvent)
+            if binary:
+                event = ce_kafka.from_binary(message, self._format, _WireEvent)
+            else:
+                event = ce_kafka.from_structured(message, self._format, _WireEvent)
             if time_header is not None:
                 event.get_attributes()["time"] = datetime.fromisoformat(time_header.decode())
         except (BaseCloudEventException, ValueError, TypeError, KeyError, AttributeError) as error:
@@ -179,8 +195,11 @@ class _WireEvent:
     here, which is all the processor relies on.
     """
 
-    def __init__(self, attributes: dict[str, Any], data: dict[str, Any] | str | bytes | None = None) -> None:
-        _require_v1_attributes(attributes)
+    def __init__(
+        self, attributes: dict[str, Any], data: dict[str, Any] | str | bytes | None = None, *, validate: bool = True
+    ) -> None:
+        if validate:
+            _require_v1_attributes(attributes)
         self._attributes = attributes
         self._data = data
 

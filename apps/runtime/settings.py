@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import Literal, Self, TypeVar
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,13 +84,49 @@ class KafkaSettings(BaseSettings):
         return self
 
 
+class RabbitMQSettings(BaseSettings):
+    """How to reach RabbitMQ (BROKER=rabbitmq). Topology per topic: a fanout exchange and a
+    stream of the same name; per consumer group and topic a quorum queue `<group>.<topic>`."""
+
+    model_config = SettingsConfigDict(env_prefix="RABBITMQ_", extra="ignore", frozen=True)
+
+    url: str = Field(min_length=1, pattern=r"^amqps?://", description="amqp[s]://user:pass@host:port/vhost")
+    # Unacknowledged deliveries per consumer: a poll batch is acknowledged as one, so at least
+    # MAX_POLL_RECORDS keeps the pipe full while a batch is processed.
+    prefetch: int = Field(default=500, ge=1, le=65_535)
+    # Quorum-queue x-delivery-limit: a message redelivered this often (crash loops, not handler
+    # failures, which the processor retries and dead-letters itself) goes to the dead-letter
+    # exchange. 3.10 defaults to unlimited, 4.x to 20: always set explicitly.
+    delivery_limit: int = Field(default=20, ge=1, le=1_000)
+    heartbeat_s: int = Field(default=30, ge=0, le=600)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class NatsSettings(BaseSettings):
+    """How to reach NATS JetStream (BROKER=nats). Topology per topic: a stream (subject = topic);
+    per consumer group a durable pull consumer on each stream it reads."""
+
+    model_config = SettingsConfigDict(env_prefix="NATS_", extra="ignore", frozen=True)
+
+    url: str = Field(min_length=1, pattern=r"^(nats|tls)://", description="nats://host:port[,nats://...]")
+    # Consumer max_deliver: deliveries before the max-deliveries advisory dead-letters a message.
+    max_deliver: int = Field(default=20, ge=2, le=1_000)
+    user: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    credentials_file: Path | None = None
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+
+
+BrokerKind = Literal["kafka", "rabbitmq", "nats"]
+
+
 class RuntimeSettings(BaseSettings):
     """Settings every consuming service shares."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     service_name: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9-]*$")
-    broker: str = Field(default="kafka", pattern=r"^(kafka)$", description="which adapter to use")
+    broker: BrokerKind = Field(default="kafka", description="which adapter to use")
     consumer_group: str | None = Field(default=None, description="defaults to SERVICE_NAME")
     auto_offset_reset: OffsetReset = OffsetReset.EARLIEST
     # Stable across restarts of one instance, so a restarted instance fences (and aborts) the

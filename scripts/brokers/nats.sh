@@ -10,8 +10,8 @@
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/event-platform/nats-<server version>-cli-<cli version>/bin/
 # Versions come from versions.env (# Brokers section); NATS_SERVER_VERSION / NATSCLI_VERSION in the
 # environment override them. Go comes from scripts/engine/ensure-go.sh (the machine's Go when new
-# enough, else the pinned toolchain from the module proxy). Builds run one at a time (-p 1 is not
-# forced, but the two binaries are built sequentially) to stay frugal on shared CPUs.
+# enough, else the pinned toolchain from the module proxy). The two binaries build one after the
+# other, to stay frugal on shared CPUs.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -49,17 +49,24 @@ install() {
   staging="$(mktemp -d "$cache_root/.nats-$server_version.XXXXXX")"
   trap 'rm -rf "$staging"' EXIT
   mkdir -p "$staging/bin"
-  local module
-  for module in "github.com/nats-io/nats-server/v2@v$server_version" "github.com/nats-io/natscli/nats@v$cli_version"; do
-    say "building $module from the Go module proxy (a few minutes cold)"
-    if ! GOBIN="$staging/bin" CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
-        "$go_bin/go" install -trimpath -ldflags='-s -w' "$module" >"$staging/go.log" 2>&1; then
+  # Built inside a throw-away module with exact `go get`s: `go install pkg@version` also asks the
+  # proxy for the module's version list (deprecation check), which it refuses for natscli.
+  mkdir -p "$staging/mod"
+  local build_env=(GOBIN="$staging/bin" CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local)
+  (cd "$staging/mod" && env "${build_env[@]}" "$go_bin/go" mod init event-platform/nats-tools) >"$staging/go.log" 2>&1
+  local module package
+  for module in "github.com/nats-io/nats-server/v2@v$server_version:github.com/nats-io/nats-server/v2" \
+                "github.com/nats-io/natscli@v$cli_version:github.com/nats-io/natscli/nats"; do
+    package="${module#*:}"; module="${module%%:*}"
+    say "building $package ($module) from the Go module proxy"
+    if ! (cd "$staging/mod" && env "${build_env[@]}" "$go_bin/go" get "$module" &&
+          env "${build_env[@]}" "$go_bin/go" install -trimpath -ldflags='-s -w' "$package") >>"$staging/go.log" 2>&1; then
       tail -n 30 "$staging/go.log" >&2
-      die "go install $module failed (see above; is the Go module proxy reachable?)"
+      die "building $package failed (see above; is the Go module proxy reachable?)"
     fi
   done
   "$staging/bin/nats-server" --version >&2
-  rm -f "$staging/go.log"
+  rm -rf "$staging/go.log" "$staging/mod"
   printf 'nats-server=%s natscli=%s\n' "$server_version" "$cli_version" >"$staging/.installed"
   rm -rf "$home"
   mv "$staging" "$home"

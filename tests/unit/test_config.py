@@ -41,7 +41,8 @@ def test_overrides_change_only_what_they_name() -> None:
 
 
 def test_every_add_on_can_be_switched_off() -> None:
-    off = {name: {"enabled": False} for name in ("kafka", "rabbitmq", "nats", "keda")}
+    off = {name: {"enabled": False}
+           for name in ("kafka", "rabbitmq", "nats", "keda", "knative", "observability", "workloads")}
     config = build_config("dev", off)
     assert not any(getattr(config, name).enabled for name in off)
 
@@ -51,6 +52,20 @@ def test_stack_files_stay_short() -> None:
         lines = [line for line in (REPO / f"Pulumi.{stack}.yaml").read_text().splitlines()
                  if line.strip() and not line.lstrip().startswith("#")]
         assert len(lines) <= 15, f"Pulumi.{stack}.yaml should carry overrides only"
+
+
+def test_a_workload_on_a_switched_off_broker_is_rejected() -> None:
+    with pytest.raises(ConfigError, match=r"services.2 \(payment-service\): its broker kafka is switched off"):
+        build_config("dev", {"kafka": {"enabled": False}})
+
+
+def test_a_stack_file_scaling_past_the_partitions_fails_naming_both_numbers() -> None:
+    services = build_config("prod", {}).model_dump()["workloads"]["services"]
+    services[2]["autoscaling"]["max_replicas"] = 12
+    with pytest.raises(ConfigError) as raised:
+        build_config("prod", {"workloads": {"services": services}})
+    assert ("event-platform:platform.workloads: services.2 (payment-service): maxReplicaCount 12 exceeds "
+            "the 6 partitions of its topic") in str(raised.value)
 
 
 BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [

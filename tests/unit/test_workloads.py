@@ -28,7 +28,7 @@ def kafka_args(**changes: Any) -> EventWorkloadArgs:
         namespace="apps", namespace_name="apps", service_name="payment-service", image=IMAGE, role="consumer",
         environment="dev", command=["python", "-m", "apps.orders.payment_service"],
         broker=KafkaWiring(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9092", cluster_name="events",
-                           namespace="kafka", consumes="inventory", partitions=6, produces=["payments"]),
+                           namespace="kafka", consumes=["inventory"], partitions=6, produces=["payments"]),
         autoscaling=Autoscaling(min_replicas=0, max_replicas=6, lag_threshold=50, activation_threshold=1),
     )
     return dataclasses.replace(base, **changes)
@@ -36,7 +36,7 @@ def kafka_args(**changes: Any) -> EventWorkloadArgs:
 
 def prod_kafka_args() -> EventWorkloadArgs:
     broker = KafkaWiring(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9093", cluster_name="events",
-                         namespace="kafka", consumes="inventory", partitions=6, produces=["payments"],
+                         namespace="kafka", consumes=["inventory"], partitions=6, produces=["payments"],
                          scram=True, tls=True, port=9093, replication_factor=3, min_insync_replicas=2, protect=True)
     return kafka_args(environment="prod", broker=broker,
                       autoscaling=Autoscaling(min_replicas=2, max_replicas=6, activation_threshold=1))

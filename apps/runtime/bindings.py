@@ -1,0 +1,224 @@
+"""CloudEvents protocol bindings for brokers whose messages carry named string headers.
+
+- AMQP binding (RabbitMQ, AMQP 0-9-1 headers table standing in for AMQP 1.0 application
+  properties): binary mode puts each attribute in a `cloudEvents_<name>` header (`cloudEvents:`
+  accepted on input), `datacontenttype` in the `content-type` property.
+- NATS binding: binary mode puts each attribute in a `ce-<name>` NATS header, `datacontenttype`
+  in `content-type`.
+
+Structured mode (both): the whole event as JSON in the body, content type
+`application/cloudevents+json`, encoded and parsed by the SDK's JSON event format. The partition
+key (CloudEvents `partitionkey` extension) travels as `WireMessage.key`; each adapter maps that to
+its broker (AMQP routing key, NATS header). `content-type` is a pseudo-header in `WireMessage`
+that the RabbitMQ adapter maps to the AMQP `content-type` property.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudevents.core.exceptions import BaseCloudEventException
+from cloudevents.core.formats.json import JSONFormat
+
+from apps.runtime.envelope import (
+    CAUSATION_ID,
+    CORRELATION_ID,
+    JSON,
+    PARTITION_KEY,
+    ContentMode,
+    Envelope,
+    WireMessage,
+)
+from apps.runtime.events import EventRegistry, MalformedEvent
+
+CONTENT_TYPE = "content-type"
+STRUCTURED_JSON = "application/cloudevents+json"
+# Every prefix a CloudEvents header binding uses, so broker-neutral tools (the dlq CLI) can read
+# attributes from any broker's records.
+KNOWN_PREFIXES = ("ce_", "ce-", "cloudEvents_", "cloudEvents:")
+
+
+def attribute(message: WireMessage, name: str) -> str | None:
+    """A binary-mode CloudEvents attribute of `message`, whatever broker binding wrote it."""
+    for header_name, value in message.headers:
+        for prefix in KNOWN_PREFIXES:
+            if header_name.startswith(prefix) and header_name[len(prefix):] == name:
+                return value.decode("utf-8", "replace")
+    return None
+
+
+class HeaderBindingCodec:
+    """Envelope ⇄ message for a header-based CloudEvents binding (see the module docstring)."""
+
+    prefix: str = "ce-"
+    accepted_prefixes: tuple[str, ...] = ("ce-",)
+
+    def __init__(self, registry: EventRegistry, mode: ContentMode = ContentMode.BINARY) -> None:
+        self.registry = registry
+        self.mode = mode
+        self._format = JSONFormat()
+
+    # -- encode --------------------------------------------------------------------------------
+
+    def encode(self, envelope: Envelope) -> WireMessage:
+        key = envelope.key.encode() if envelope.key is not None else None
+        attributes = _attributes_of(envelope)
+        if self.mode is ContentMode.BINARY:
+            headers = [(self.prefix + name, _text(value).encode()) for name, value in attributes.items()]
+            headers.append((CONTENT_TYPE, JSON.encode()))
+            return WireMessage(value=envelope.payload.model_dump_json().encode(), key=key, headers=tuple(headers))
+        if envelope.key is not None:
+            attributes[PARTITION_KEY] = envelope.key
+        attributes["datacontenttype"] = JSON
+        body = self._format.write(_Event(attributes, envelope.payload.model_dump(mode="json")))
+        return WireMessage(value=body, key=key, headers=((CONTENT_TYPE, STRUCTURED_JSON.encode()),))
+
+    # -- decode --------------------------------------------------------------------------------
+
+    def decode(self, wire: WireMessage) -> Envelope:
+        """Raises MalformedEvent, UnknownEventType or InvalidPayload (all EventRejected)."""
+        try:
+            attributes, data = self._read(wire)
+        except MalformedEvent:
+            raise
+        except (BaseCloudEventException, ValueError, TypeError, KeyError, AttributeError) as error:
+            raise MalformedEvent(f"not a CloudEvent: {type(error).__name__}: {error}") from error
+        _require_v1(attributes)
+        payload = self.registry.parse(attributes["type"], data)
+        key = wire.key.decode("utf-8", "replace") if wire.key else _optional(attributes.get(PARTITION_KEY))
+        return Envelope(
+            payload=payload,
+            source=str(attributes["source"]),
+            id=str(attributes["id"]),
+            time=_time(attributes.get("time")) or datetime.now(UTC),
+            key=key,
+            subject=_optional(attributes.get("subject")),
+            correlation_id=_optional(attributes.get(CORRELATION_ID)),
+            causation_id=_optional(attributes.get(CAUSATION_ID)),
+        )
+
+    def _read(self, wire: WireMessage) -> tuple[dict[str, Any], Any]:
+        content_type: str | None = None
+        attributes: dict[str, Any] = {}
+        for name, raw in wire.headers:
+            if name.lower() == CONTENT_TYPE:
+                content_type = raw.decode()
+                continue
+            for prefix in self.accepted_prefixes:
+                if name.startswith(prefix):
+                    attributes[name[len(prefix):]] = raw.decode()
+                    break
+        if content_type is not None and content_type.startswith("application/cloudevents"):
+            event = self._format.read(_Event, wire.value)
+            return event.get_attributes(), event.get_data()
+        if not attributes:
+            raise MalformedEvent("not a CloudEvent: no CloudEvents headers and not structured mode")
+        if content_type not in (None, JSON):
+            raise MalformedEvent(f"data must be {JSON}, got {content_type!r}")
+        # Bytes go to pydantic as they are: it parses and validates JSON in one pass.
+        return attributes, wire.value or None
+
+
+class AmqpCodec(HeaderBindingCodec):
+    """The CloudEvents AMQP binding (`cloudEvents_` application properties)."""
+
+    prefix = "cloudEvents_"
+    accepted_prefixes = ("cloudEvents_", "cloudEvents:")
+
+
+class NatsCodec(HeaderBindingCodec):
+    """The CloudEvents NATS binding (`ce-` headers)."""
+
+    prefix = "ce-"
+    accepted_prefixes = ("ce-",)
+
+
+class _Event:
+    """The SDK's `BaseCloudEvent` protocol over a plain attribute dict (no re-validation)."""
+
+    def __init__(self, attributes: dict[str, Any], data: Any = None) -> None:
+        self._attributes = attributes
+        self._data = data
+
+    def get_attributes(self) -> dict[str, Any]:
+        return self._attributes
+
+    def get_data(self) -> Any:
+        return self._data
+
+    def get_id(self) -> str:
+        return str(self._attributes["id"])
+
+    def get_source(self) -> str:
+        return str(self._attributes["source"])
+
+    def get_type(self) -> str:
+        return str(self._attributes["type"])
+
+    def get_specversion(self) -> str:
+        return str(self._attributes["specversion"])
+
+    def get_datacontenttype(self) -> str | None:
+        return self._attributes.get("datacontenttype")
+
+    def get_dataschema(self) -> str | None:
+        return self._attributes.get("dataschema")
+
+    def get_subject(self) -> str | None:
+        return self._attributes.get("subject")
+
+    def get_time(self) -> datetime | None:
+        return self._attributes.get("time")
+
+    def get_extension(self, extension_name: str) -> Any:
+        return self._attributes.get(extension_name)
+
+
+def _attributes_of(envelope: Envelope) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "id": envelope.id,
+        "source": envelope.source,
+        "type": envelope.type,
+        "specversion": "1.0",
+        "time": envelope.time,
+    }
+    if envelope.subject:
+        attributes["subject"] = envelope.subject
+    if envelope.correlation_id:
+        attributes[CORRELATION_ID] = envelope.correlation_id
+    if envelope.causation_id:
+        attributes[CAUSATION_ID] = envelope.causation_id
+    return attributes
+
+
+def _text(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+def _time(value: object) -> datetime | None:
+    """RFC 3339 text (what we write) or an AMQP timestamp in ms (what AMQP 1.0 senders write)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    text = str(value)
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as error:
+        raise MalformedEvent(f"not a CloudEvent: time {text!r} is not RFC 3339") from error
+
+
+def _require_v1(attributes: dict[str, Any]) -> None:
+    if attributes.get("specversion") != "1.0":
+        raise MalformedEvent(f"specversion must be '1.0', got {attributes.get('specversion')!r}")
+    for name in ("id", "source", "type"):
+        value = attributes.get(name)
+        if not isinstance(value, str) or not value:
+            raise MalformedEvent(f"required CloudEvents attribute {name!r} is missing or empty")
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else str(value)
