@@ -54,15 +54,15 @@ install() {
   mkdir -p "$staging/mod"
   local build_env=(GOBIN="$staging/bin" CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local)
   (cd "$staging/mod" && env "${build_env[@]}" "$go_bin/go" mod init event-platform/nats-tools) >"$staging/go.log" 2>&1
-  local module package
-  for module in "github.com/nats-io/nats-server/v2@v$server_version:github.com/nats-io/nats-server/v2" \
-                "github.com/nats-io/natscli@v$cli_version:github.com/nats-io/natscli/nats"; do
-    package="${module#*:}"; module="${module%%:*}"
-    say "building $package ($module) from the Go module proxy"
-    if ! (cd "$staging/mod" && env "${build_env[@]}" "$go_bin/go" get "$module" &&
+  local target package
+  for target in "github.com/nats-io/nats-server/v2@v$server_version" "github.com/nats-io/natscli/nats@v$cli_version"; do
+    package="${target%@*}"
+    say "building $target from the Go module proxy"
+    # `go get <package>@<version>` records every module the package needs (go.sum included).
+    if ! (cd "$staging/mod" && env "${build_env[@]}" "$go_bin/go" get "$target" &&
           env "${build_env[@]}" "$go_bin/go" install -trimpath -ldflags='-s -w' "$package") >>"$staging/go.log" 2>&1; then
       tail -n 30 "$staging/go.log" >&2
-      die "building $package failed (see above; is the Go module proxy reachable?)"
+      die "building $target failed (see above; is the Go module proxy reachable?)"
     fi
   done
   "$staging/bin/nats-server" --version >&2

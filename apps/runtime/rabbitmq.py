@@ -1,0 +1,526 @@
+"""The RabbitMQ adapter, on pika (BlockingConnection).
+
+Why pika, not aio-pika: the runtime is synchronous (the processor loop, the HTTP API threads,
+kafka-python), so a blocking client fits the `Consumer`/`Publisher` interface directly; aio-pika
+would need an event-loop thread and a bridge for every call, for no gain in a one-consumer-per-
+process design. pika's BlockingConnection is not thread-safe: every adapter object owns its
+connection, and the publisher serialises callers with a lock.
+
+Topology (declared idempotently by whoever needs it; `declare_topics` for deploy steps/tests):
+- a topic `T` is a durable fanout exchange `T` bound to a durable stream `T` (the log: replays
+  for event-sourced state, the effects journal, dead-letter listings);
+- consumer group `G` reading `T` owns a quorum queue `G.T` bound to exchange `T`, with an explicit
+  `x-delivery-limit` and `x-dead-letter-exchange` = G's dead-letter topic (at-least-once
+  dead-lettering), so a message that keeps killing its consumer ends in the DLQ (reason
+  `delivery_limit` in `x-death`) instead of redelivering forever (3.10's default).
+
+Delivery: publishers use confirms, persistent messages, `mandatory` (an unroutable message is an
+error, not a silent drop) and `message_id` = CloudEvents id. Consumers ack manually after the
+batch's outputs were confirmed (`complete`); a crash before that redelivers the batch. Without
+transactions a redelivered batch may republish outputs already confirmed: their event ids are
+derived from the input's, consumers skip ids they completed recently, and the domain handlers
+are idempotent by event (see apps/README.md). A poll holding a redelivered message reports it
+as an assignment change, so the processor rebuilds state and refreshes the effects journal first.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic, BasicProperties
+
+from apps.runtime import deadletter
+from apps.runtime.adapter import (
+    Broker,
+    BrokerError,
+    Consumer,
+    EffectsJournal,
+    InboundRecord,
+    LogReader,
+    OutboundRecord,
+    Publisher,
+)
+from apps.runtime.bindings import CONTENT_TYPE, AmqpCodec
+from apps.runtime.envelope import ContentMode, WireMessage
+from apps.runtime.events import EventRegistry
+from apps.runtime.settings import RabbitMQSettings
+
+log = logging.getLogger(__name__)
+
+PERSISTENT = 2
+FENCE_HEADER = "x-eventplatform-fence"
+STREAM_PREFETCH = 1_000
+RECENT_IDS = 20_000
+AMQP_ERRORS = (pika.exceptions.AMQPError, OSError)
+
+
+def group_queue(group: str, topic: str) -> str:
+    return f"{group}.{topic}"
+
+
+# -- connections ---------------------------------------------------------------------------------
+
+
+def connect(settings: RabbitMQSettings, *, heartbeat_s: int | None = None,
+            timeout_s: float | None = None) -> pika.BlockingConnection:
+    """A connection, retried with exponential backoff and full jitter for up to `timeout_s`."""
+    parameters = pika.URLParameters(settings.url)
+    parameters.heartbeat = settings.heartbeat_s if heartbeat_s is None else heartbeat_s
+    parameters.blocked_connection_timeout = 30
+    parameters.socket_timeout = 5
+    deadline = time.monotonic() + (settings.connect_timeout_s if timeout_s is None else timeout_s)
+    delay = 0.1
+    while True:
+        try:
+            return pika.BlockingConnection(parameters)
+        except AMQP_ERRORS as error:
+            if time.monotonic() + delay > deadline:
+                raise BrokerError(f"cannot connect to RabbitMQ at {_safe(settings.url)}: {error!r}") from error
+            time.sleep(random.uniform(0, delay))
+            delay = min(delay * 2, 2.0)
+
+
+def _safe(url: str) -> str:
+    """The URL without credentials, for messages."""
+    return url.split("@", 1)[-1]
+
+
+def declare_topic(channel: BlockingChannel, topic: str) -> None:
+    """Exchange `topic` (fanout) → stream `topic`. Retention is a policy matter (max-age)."""
+    channel.exchange_declare(topic, exchange_type="fanout", durable=True)
+    channel.queue_declare(topic, durable=True, arguments={"x-queue-type": "stream"})
+    channel.queue_bind(topic, topic)
+
+
+def declare_topics(settings: RabbitMQSettings, topics: Sequence[str]) -> None:
+    connection = connect(settings)
+    try:
+        channel = connection.channel()
+        for topic in topics:
+            declare_topic(channel, topic)
+    except AMQP_ERRORS as error:
+        raise BrokerError(f"declaring {list(topics)} failed: {error!r}") from error
+    finally:
+        _close_quietly(connection)
+
+
+def _close_quietly(connection: pika.BlockingConnection | None) -> None:
+    if connection is None:
+        return
+    try:
+        if connection.is_open:
+            connection.close()
+    except Exception:  # closing after a broker failure may fail again
+        log.debug("closing a RabbitMQ connection failed", exc_info=True)
+
+
+# -- wire mapping --------------------------------------------------------------------------------
+
+
+def properties_of(message: WireMessage) -> BasicProperties:
+    headers: dict[str, Any] = {}
+    content_type = None
+    for name, value in message.headers:
+        if name == CONTENT_TYPE:
+            content_type = value.decode()
+        else:
+            headers[name] = value.decode("utf-8", "surrogateescape")
+    event_id = headers.get("cloudEvents_id") or headers.get("cloudEvents:id")
+    return BasicProperties(delivery_mode=PERSISTENT, content_type=content_type, headers=headers or None,
+                           message_id=event_id)
+
+
+def routing_key_of(message: WireMessage) -> str:
+    """The record key travels as the routing key (fanout exchanges ignore it for routing)."""
+    return message.key.decode("utf-8", "surrogateescape") if message.key else ""
+
+
+def wire_of(properties: BasicProperties, body: bytes, routing_key: str) -> WireMessage:
+    headers: list[tuple[str, bytes]] = []
+    for name, value in (properties.headers or {}).items():
+        if name.startswith("x-"):
+            continue  # broker bookkeeping (x-death, x-stream-offset), not the record's headers
+        headers.append((name, _bytes(value)))
+    if properties.content_type:
+        headers.append((CONTENT_TYPE, properties.content_type.encode()))
+    death = _first_death(properties)
+    if death is not None and not any(name == deadletter.REASON for name, _ in headers):
+        headers.extend(_death_headers(death))
+    key = routing_key.encode("utf-8", "surrogateescape") if routing_key else None
+    return WireMessage(value=body, key=key, headers=tuple(headers))
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return str(value).encode()
+
+
+def _first_death(properties: BasicProperties) -> dict[str, Any] | None:
+    deaths = (properties.headers or {}).get("x-death")
+    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+        return deaths[0]
+    return None
+
+
+def _death_headers(death: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """`dlq.*` headers for a message the broker dead-lettered (delivery limit exceeded)."""
+    queue = _bytes(death.get("queue", b"?")).decode()
+    topic = _bytes(death.get("exchange", b"?")).decode()
+    group = queue[: -len(topic) - 1] if queue.endswith("." + topic) else queue
+    when = death.get("time")
+    stamp = when.isoformat() if hasattr(when, "isoformat") else ""
+    reason = _bytes(death.get("reason", b"?")).decode().replace("_", "-")
+    return [
+        (deadletter.REASON, reason.encode()),
+        (deadletter.ERROR, f"RabbitMQ dead-lettered the message from queue {queue} ({reason})".encode()),
+        (deadletter.ATTEMPTS, str(death.get("count", 1)).encode()),
+        (deadletter.FIRST_FAILURE, stamp.encode()),
+        (deadletter.LAST_FAILURE, stamp.encode()),
+        (deadletter.SOURCE_TOPIC, topic.encode()),
+        (deadletter.SOURCE_PARTITION, b"0"),
+        (deadletter.SOURCE_OFFSET, b"-1"),
+        (deadletter.CONSUMER_GROUP, group.encode()),
+    ]
+
+
+def publish_confirmed(channel: BlockingChannel, record: OutboundRecord) -> None:
+    """Publish persistently and return once the broker confirmed it (channel in confirm mode)."""
+    message = record.message
+    channel.basic_publish(record.topic, routing_key_of(message), message.value, properties_of(message),
+                          mandatory=True)
+
+
+# -- publisher -----------------------------------------------------------------------------------
+
+
+class RabbitMQPublisher(Publisher):
+    """Confirmed, persistent publishing; reconnects (with backoff) after a broker failure.
+
+    Heartbeats are off on this connection: between publishes nothing services it (a blocking
+    client), and a dead connection is found by the next publish anyway, which reconnects.
+    """
+
+    def __init__(self, settings: RabbitMQSettings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+        self._declared: set[str] = set()
+        self._error: BaseException | None = None
+
+    def publish(self, record: OutboundRecord) -> None:
+        try:
+            self.publish_and_wait(record, self._settings.connect_timeout_s)
+        except BrokerError as error:
+            self._error = self._error or error
+
+    def publish_and_wait(self, record: OutboundRecord, timeout_s: float = 30.0) -> None:
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    channel = self._open(timeout_s)
+                    if record.topic not in self._declared:
+                        declare_topic(channel, record.topic)
+                        self._declared.add(record.topic)
+                    publish_confirmed(channel, record)
+                    return
+                except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as error:
+                    raise BrokerError(f"RabbitMQ refused the message for {record.topic}: {error!r}") from error
+                except AMQP_ERRORS as error:
+                    # A stale connection (broker restarted, idle connection dropped): reconnect once.
+                    self._drop()
+                    if attempt == 2:
+                        raise BrokerError(f"publishing to {record.topic} failed: {error!r}") from error
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        failed, self._error = self._error, None
+        if failed is not None:
+            raise BrokerError(f"a publish failed: {failed}") from failed
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _open(self, timeout_s: float) -> BlockingChannel:
+        if self._channel is None or not self._channel.is_open:
+            self._drop()
+            self._connection = connect(self._settings, heartbeat_s=0, timeout_s=timeout_s)
+            self._channel = self._connection.channel()
+            self._channel.confirm_delivery()
+        return self._channel
+
+    def _drop(self) -> None:
+        _close_quietly(self._connection)
+        self._connection, self._channel = None, None
+        self._declared.clear()
+
+
+# -- consumer ------------------------------------------------------------------------------------
+
+
+class RabbitMQConsumer(Consumer):
+    def __init__(
+        self,
+        settings: RabbitMQSettings,
+        group: str,
+        topics: Sequence[str],
+        *,
+        dead_letter_topic: str,
+        prefetch: int,
+        on_assigned: Callable[[], None] | None = None,
+    ) -> None:
+        self._group = group
+        self._on_assigned = on_assigned
+        self._buffer: deque[tuple[Basic.Deliver, BasicProperties, bytes]] = deque()
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._healthy = False
+        self._connection = connect(settings)
+        try:
+            self._channel = self._connection.channel()
+            self._channel.basic_qos(prefetch_count=prefetch)
+            self._out = self._connection.channel()
+            self._out.confirm_delivery()
+            declare_topic(self._channel, dead_letter_topic)
+            arguments = {
+                "x-queue-type": "quorum",
+                "x-delivery-limit": settings.delivery_limit,
+                "x-dead-letter-exchange": dead_letter_topic,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",  # required by at-least-once dead-lettering
+            }
+            for topic in topics:
+                declare_topic(self._channel, topic)
+                queue = group_queue(group, topic)
+                self._channel.queue_declare(queue, durable=True, arguments=arguments)
+                self._channel.queue_bind(queue, topic)
+            for topic in topics:
+                self._channel.basic_consume(group_queue(group, topic), self._on_message, auto_ack=False)
+        except AMQP_ERRORS as error:
+            _close_quietly(self._connection)
+            raise BrokerError(f"consumer group {group} could not subscribe to {list(topics)}: {error!r}") from error
+        self._healthy = True
+        if on_assigned is not None:
+            on_assigned()
+
+    def _on_message(self, channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties,
+                    body: bytes) -> None:
+        self._buffer.append((method, properties, body))
+
+    def poll(self, timeout_s: float, max_records: int) -> list[InboundRecord]:
+        try:
+            if not self._buffer:
+                # Returns as soon as a delivery is dispatched (or at the time limit).
+                self._connection.process_data_events(time_limit=timeout_s)
+            if len(self._buffer) < max_records:
+                self._connection.process_data_events(time_limit=0)
+        except AMQP_ERRORS as error:
+            self._healthy = False
+            raise BrokerError(f"consuming failed: {error!r}") from error
+        records: list[InboundRecord] = []
+        redelivered = False
+        while self._buffer and len(records) < max_records:
+            method, properties, body = self._buffer.popleft()
+            if properties.message_id and properties.message_id in self._recent:
+                self._channel.basic_ack(method.delivery_tag)  # completed here already: a duplicate
+                continue
+            redelivered = redelivered or bool(method.redelivered)
+            records.append(InboundRecord(
+                topic=method.exchange,
+                partition=0,
+                offset=method.delivery_tag,
+                message=wire_of(properties, body, method.routing_key),
+                timestamp_ms=properties.timestamp,
+            ))
+        if redelivered and self._on_assigned is not None:
+            # Someone held these before and may have changed state or performed effects.
+            self._on_assigned()
+        return records
+
+    def complete(self, records: Sequence[InboundRecord], outputs: Sequence[OutboundRecord]) -> None:
+        try:
+            for output in outputs:
+                publish_confirmed(self._out, output)
+            for record in records:
+                self._channel.basic_ack(record.offset)
+            self._connection.process_data_events(time_limit=0)  # put the acks on the wire
+        except AMQP_ERRORS as error:
+            self._healthy = False
+            raise BrokerError(f"completing {len(records)} records failed: {error!r}") from error
+        for record in records:
+            event_id = record.message.header("cloudEvents_id")
+            if event_id is not None:
+                self._recent[event_id.decode("utf-8", "replace")] = None
+        while len(self._recent) > RECENT_IDS:
+            self._recent.popitem(last=False)
+
+    def is_ready(self) -> bool:
+        return self._healthy and self._connection.is_open and self._channel.is_open
+
+    def close(self) -> None:
+        # Closing the channel returns every unacknowledged delivery to its queue at once.
+        self._buffer.clear()
+        _close_quietly(self._connection)
+
+
+# -- log reader ----------------------------------------------------------------------------------
+
+
+class RabbitMQLogReader(LogReader):
+    """Reads topics' streams from their first offset.
+
+    A stream over AMQP 0-9-1 cannot tell its last offset (3.10 reports no message count for
+    streams), so "up to the end as of the call" is made exact with a fence: a marker message
+    published (confirmed) straight into each stream, read up to. Readers skip fences. The first
+    `catch_up` always fences; later ones return what arrived since, unless `fence=True` (the
+    effects journal's refresh). A long-lived follower (the read model) thus writes no fences.
+    """
+
+    def __init__(self, settings: RabbitMQSettings, topics: Sequence[str]) -> None:
+        self._topics = list(topics)
+        self._buffer: deque[InboundRecord | str] = deque()
+        self._fences: dict[str, str] = {}
+        self._first = True
+        self._connection = connect(settings, heartbeat_s=0)
+        try:
+            self._channel = self._connection.channel()
+            self._channel.basic_qos(prefetch_count=STREAM_PREFETCH)
+            self._fence_channel = self._connection.channel()
+            self._fence_channel.confirm_delivery()
+            for topic in self._topics:
+                declare_topic(self._channel, topic)
+                self._channel.basic_consume(topic, self._on_message(topic), auto_ack=False,
+                                            arguments={"x-stream-offset": "first"})
+        except AMQP_ERRORS as error:
+            _close_quietly(self._connection)
+            raise BrokerError(f"reading {self._topics} failed: {error!r}") from error
+
+    def _on_message(self, topic: str) -> Callable[[BlockingChannel, Basic.Deliver, BasicProperties, bytes], None]:
+        def on_message(channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties,
+                       body: bytes) -> None:
+            channel.basic_ack(method.delivery_tag)
+            headers = properties.headers or {}
+            fence = headers.get(FENCE_HEADER)
+            if fence is not None:
+                self._buffer.append(_bytes(fence).decode())
+                return
+            offset = headers.get("x-stream-offset", -1)
+            self._buffer.append(InboundRecord(topic=topic, partition=0, offset=int(offset),
+                                              message=wire_of(properties, body, method.routing_key),
+                                              timestamp_ms=properties.timestamp))
+        return on_message
+
+    def catch_up(self, timeout_s: float = 60.0, fence: bool | None = None) -> Iterator[InboundRecord]:
+        try:
+            if fence or (fence is None and self._first):
+                self._first = False
+                yield from self._read_to_fences(timeout_s)
+            else:
+                self._connection.process_data_events(time_limit=0)
+                while self._buffer:
+                    item = self._buffer.popleft()
+                    if isinstance(item, InboundRecord):
+                        yield item
+        except AMQP_ERRORS as error:
+            raise BrokerError(f"reading {self._topics} failed: {error!r}") from error
+
+    def _read_to_fences(self, timeout_s: float) -> Iterator[InboundRecord]:
+        waiting = set()
+        for topic in self._topics:
+            token = uuid.uuid4().hex
+            self._fence_channel.basic_publish("", topic, b"", BasicProperties(
+                delivery_mode=PERSISTENT, headers={FENCE_HEADER: token}), mandatory=True)
+            waiting.add(token)
+        deadline = time.monotonic() + timeout_s
+        while waiting:
+            if not self._buffer:
+                if time.monotonic() > deadline:
+                    raise BrokerError(f"reading {self._topics} did not reach the end in {timeout_s}s")
+                self._connection.process_data_events(time_limit=0.2)
+                continue
+            item = self._buffer.popleft()
+            if isinstance(item, InboundRecord):
+                yield item
+            else:
+                waiting.discard(item)
+
+    def close(self) -> None:
+        _close_quietly(self._connection)
+
+
+# -- effects journal -----------------------------------------------------------------------------
+
+
+class RabbitMQEffectsJournal(EffectsJournal):
+    """Entries as messages of a stream (routing key = idempotency key, body = result)."""
+
+    def __init__(self, settings: RabbitMQSettings, topic: str) -> None:
+        self.topic = topic
+        self._entries: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._reader = RabbitMQLogReader(settings, [topic])
+        self._publisher = RabbitMQPublisher(settings)
+        self.refresh()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: str, result: str) -> None:
+        self._publisher.publish_and_wait(OutboundRecord(self.topic, WireMessage(value=result.encode(),
+                                                                                key=key.encode())))
+        with self._lock:
+            self._entries[key] = result
+
+    def refresh(self) -> None:
+        for record in self._reader.catch_up(fence=True):
+            if record.message.key is not None:
+                with self._lock:
+                    self._entries[record.message.key.decode()] = record.message.value.decode()
+
+    def close(self) -> None:
+        self._reader.close()
+        self._publisher.close()
+
+
+# -- broker --------------------------------------------------------------------------------------
+
+
+class RabbitMQBroker(Broker):
+    name = "rabbitmq"
+
+    def __init__(self, settings: RabbitMQSettings, *, dead_letter_topic: Callable[[str], str] | None = None,
+                 prefetch: int | None = None) -> None:
+        self.settings = settings
+        self._dead_letter_topic = dead_letter_topic or (lambda group: f"{group}.dlq")
+        self._prefetch = prefetch or settings.prefetch
+
+    def codec(self, registry: EventRegistry, mode: ContentMode = ContentMode.BINARY) -> AmqpCodec:
+        return AmqpCodec(registry, mode)
+
+    def consumer(
+        self, group: str, topics: Sequence[str], on_assigned: Callable[[], None] | None = None
+    ) -> RabbitMQConsumer:
+        return RabbitMQConsumer(self.settings, group, topics, dead_letter_topic=self._dead_letter_topic(group),
+                                prefetch=self._prefetch, on_assigned=on_assigned)
+
+    def publisher(self) -> RabbitMQPublisher:
+        return RabbitMQPublisher(self.settings)
+
+    def reader(self, topics: Sequence[str]) -> RabbitMQLogReader:
+        return RabbitMQLogReader(self.settings, topics)
+
+    def journal(self, name: str) -> RabbitMQEffectsJournal:
+        return RabbitMQEffectsJournal(self.settings, name)
