@@ -13,7 +13,7 @@ SELECT := pulumi stack select --create --secrets-provider passphrase $(STACK) >/
 TARGET := if [[ -z "$${EVENTPLATFORM_TARGET:-}" && -z "$${KUBECONFIG:-}" && ! -f $$HOME/.kube/config ]]; then \
 	export EVENTPLATFORM_TARGET=render; echo "no kubeconfig found: previewing in render mode"; fi &&
 
-.PHONY: help setup test test-engine lint typecheck preview up destroy schema bench
+.PHONY: help setup test test-engine lint typecheck preview up destroy schema docs bench
 help:
 	@echo "make setup                 install everything (idempotent)"
 	@echo "make test                  lint, type check, unit and workload tests"
@@ -21,6 +21,7 @@ help:
 	@echo "make preview STACK=dev     pulumi preview of a stack (dev|prod)"
 	@echo "make up STACK=dev          pulumi up of a stack against the current kube context"
 	@echo "make schema                regenerate config.schema.json from the config model"
+	@echo "make docs                  regenerate docs/components.md from the components"
 	@echo "make bench                 benchmarks (not part of the tests)"
 
 setup:
@@ -40,6 +41,9 @@ typecheck:
 
 schema:
 	@$(ENV) python scripts/write_config_schema.py
+
+docs:
+	@$(ENV) python scripts/write_component_docs.py
 
 preview:
 	@$(ENGINE) $(ENV) $(PASSPHRASE) $(TARGET) $(SELECT) pulumi preview --stack $(STACK) --non-interactive --diff=false

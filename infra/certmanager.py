@@ -19,6 +19,8 @@ class CertManagerArgs:
 
 
 class CertManager(pulumi.ComponentResource):
+    """cert-manager with its CRDs, issuing the certificates operator webhooks request."""
+
     chart: k8s.helm.v4.Chart
 
     def __init__(self, name: str, args: CertManagerArgs, opts: pulumi.ResourceOptions | None = None) -> None:

@@ -154,6 +154,8 @@ def scaling_plan(args: EventWorkloadArgs) -> ScalingPlan:
 
 
 class EventWorkload(pulumi.ComponentResource):
+    """A producer or consumer, deployed and wired to its broker, autoscaler, alerts and policies."""
+
     deployment: k8s.apps.v1.Deployment
     scaled_object: k8s.apiextensions.CustomResource | None
 
