@@ -42,10 +42,15 @@ class Recorder(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
     # What the program returned, with every Output resolved to (value, is_secret).
     results: dict[str, tuple[Any, bool]] = field(default_factory=dict)
+    # What a StackReference reads: the referenced stack's outputs, answered at the boundary.
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider))
         outputs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            outputs = {"name": args.inputs.get("name", args.name), "outputs": self.stack_outputs,
+                       "secretOutputNames": []}
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = "generated-" + args.name
         return f"{args.name}-id", outputs
@@ -72,7 +77,7 @@ class Recorder(pulumi.runtime.Mocks):
 
 
 def run(build: Callable[[], Any], *, stack: str = "dev", config: dict[str, Any] | None = None,
-        recorder: Recorder | None = None) -> Recorder:
+        recorder: Recorder | None = None, project: str = "event-platform") -> Recorder:
     """Run ``build`` under the mock monitor and wait until every registration has finished.
 
     Pass your own ``recorder`` to inspect what was registered when ``build`` raises.
@@ -83,8 +88,9 @@ def run(build: Callable[[], Any], *, stack: str = "dev", config: dict[str, Any] 
     asyncio.set_event_loop(loop)
     # A fresh root stack per run: the previous run's belongs to a closed loop.
     pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(recorder, project="event-platform", stack=stack, preview=False)
-    pulumi.runtime.set_all_config({f"event-platform:{k}": _config_text(v) for k, v in (config or {}).items()})
+    pulumi.runtime.set_mocks(recorder, project=project, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(
+        {(k if ":" in k else f"{project}:{k}"): _config_text(v) for k, v in (config or {}).items()})
     try:
         try:
             built = build()
