@@ -13,12 +13,13 @@ SELECT := pulumi stack select --create --secrets-provider passphrase $(STACK) >/
 TARGET := if [[ -z "$${EVENTPLATFORM_TARGET:-}" && -z "$${KUBECONFIG:-}" && ! -f $$HOME/.kube/config ]]; then \
 	export EVENTPLATFORM_TARGET=render; echo "no kubeconfig found: previewing in render mode"; fi &&
 
-.PHONY: help setup test test-engine lint typecheck preview up destroy schema docs bench
+.PHONY: help setup test test-engine lint typecheck preview render up destroy schema docs bench
 help:
 	@echo "make setup                 install everything (idempotent)"
 	@echo "make test                  lint, type check, unit and workload tests"
 	@echo "make test-engine           tests through the real Pulumi CLI (needs the complete engine)"
 	@echo "make preview STACK=dev     pulumi preview of a stack (dev|prod)"
+	@echo "make render STACK=prod     every manifest of a stack into rendered/<stack>/, validated (no cluster)"
 	@echo "make up STACK=dev          pulumi up of a stack against the current kube context"
 	@echo "make schema                regenerate config.schema.json from the config model"
 	@echo "make docs                  regenerate docs/components.md from the components"
@@ -47,6 +48,9 @@ docs:
 
 preview:
 	@$(ENGINE) $(ENV) $(PASSPHRASE) $(TARGET) $(SELECT) pulumi preview --stack $(STACK) --non-interactive --diff=false
+
+render:
+	@$(ENGINE) scripts/render.sh $(STACK)
 
 up:
 	@$(ENGINE) $(ENV) $(PASSPHRASE) $(SELECT) pulumi up --stack $(STACK) --non-interactive --yes
