@@ -78,8 +78,11 @@ else
   say "      skipped: the plugins are not available (engine incomplete)"
 fi
 
-step "Apache Kafka for the workload tests and benchmarks"
-scripts/brokers/kafka.sh install || fail "Kafka could not be provisioned" "see scripts/brokers/kafka.sh output above"
+step "Brokers for the workload tests and benchmarks: Kafka, RabbitMQ, NATS"
+for broker in kafka rabbitmq nats; do
+  scripts/brokers/$broker.sh install ||
+    fail "$broker could not be provisioned" "see the scripts/brokers/$broker.sh output above"
+done
 
 step "Local state backend (.pulumi-state)"
 mkdir -p .pulumi-state
@@ -98,5 +101,7 @@ else
   say "  engine      INCOMPLETE (scripts/engine/status.sh): make preview/up/destroy and make test-engine need it"
 fi
 say "  kafka       $(VERSION_OF KAFKA_VERSION) ($(scripts/brokers/kafka.sh path))"
+say "  rabbitmq    $(VERSION_OF RABBITMQ_DEB_VERSION) ($(scripts/brokers/rabbitmq.sh path))"
+say "  nats        $(VERSION_OF NATS_SERVER_VERSION) ($(scripts/brokers/nats.sh path))"
 say "  state       $PULUMI_BACKEND_URL"
 say "next: make test   (then: make preview STACK=dev)"
