@@ -15,17 +15,6 @@ from tests.unit.crds import mirror_root
 from tests.unit.harness import REPO, Recorder, Registered, run, run_stack
 from tests.unit.schema_check import validation_errors
 
-
-@pytest.fixture(scope="module")
-def dev() -> Recorder:
-    return run_stack("dev")
-
-
-@pytest.fixture(scope="module")
-def prod() -> Recorder:
-    return run_stack("prod")
-
-
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 

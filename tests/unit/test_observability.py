@@ -19,16 +19,6 @@ MONITOR_KINDS = ("ServiceMonitor", "PodMonitor", "PrometheusRule")
 SELECTOR_KINDS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
 
 
-@pytest.fixture(scope="module")
-def dev() -> Recorder:
-    return run_stack("dev")
-
-
-@pytest.fixture(scope="module")
-def prod() -> Recorder:
-    return run_stack("prod")
-
-
 def chart(recorder: Recorder, name: str) -> Registered:
     (found,) = [r for r in recorder.of_type("kubernetes:helm.sh/v4:Chart") if r.name == name]
     return found

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.unit.harness import Recorder, run_stack
 from tests.unit.schema_check import validation_errors
-
-
-@pytest.fixture(scope="module")
-def dev() -> Recorder:
-    return run_stack("dev")
-
-
-@pytest.fixture(scope="module")
-def prod() -> Recorder:
-    return run_stack("prod")
 
 
 def test_dev_declares_one_dual_role_kafka_node(dev: Recorder) -> None:
