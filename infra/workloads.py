@@ -10,6 +10,7 @@ exactly the paths its wiring implies. Guardrails (infra.wiring) run before any c
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -29,7 +30,6 @@ DNS_EGRESS: dict[str, Any] = {
 }
 HEALTH_PORT = 8080
 METRICS_PORT = 9090
-SCRAPE_LABEL = "eventplatform.io/metrics"  # the platform PodMonitor selects pods with this label
 SHUTDOWN_TIMEOUT_S = 20
 
 
@@ -192,6 +192,8 @@ class EventWorkload(pulumi.ComponentResource):
         self.scaled_object = self._autoscaling(name) if args.autoscaling and args.role == "consumer" else None
         if args.rule_labels is not None:
             self._alerts(name, args.rule_labels)
+            self._scraping(name, args.rule_labels)
+            self._dashboard(name)
         self._network_policies(name)
         self.register_outputs({})
 
@@ -332,7 +334,9 @@ class EventWorkload(pulumi.ComponentResource):
         if isinstance(wiring, KafkaWiring) and wiring.tls:
             volumes.append({"name": "kafka-ca", "secret": {"secretName": f"{wiring.cluster_name}-cluster-ca-cert"}})
             mounts.append({"name": "kafka-ca", "mountPath": "/etc/kafka-ca", "readOnly": True})
-        pod_labels = {**self.labels, SCRAPE_LABEL: "true"}
+        # Scraped by its own PodMonitor (below), not the platform's label convention, so each
+        # workload is scraped exactly once.
+        pod_labels = dict(self.labels)
         pod_spec: dict[str, Any] = {
             "serviceAccountName": args.service_name,
             "automountServiceAccountToken": False,
@@ -478,6 +482,25 @@ class EventWorkload(pulumi.ComponentResource):
             child(self), resource_name=f"{name}-alerts", labels=rule_labels,
         )
 
+    def _scraping(self, name: str, monitor_labels: dict[str, str]) -> None:
+        custom_resource(
+            self.args.service_name, "monitoring.coreos.com/v1", "PodMonitor", self.args.namespace,
+            {"selector": {"matchLabels": {"app.kubernetes.io/name": self.args.service_name}},
+             "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}]},
+            child(self), resource_name=f"{name}-podmonitor", labels=monitor_labels,
+        )
+
+    def _dashboard(self, name: str) -> None:
+        """One Grafana row for this service, in the platform's folder."""
+        k8s.core.v1.ConfigMap(
+            f"{name}-dashboard",
+            metadata={"name": f"dashboard-{self.args.service_name}", "namespace": self.args.namespace,
+                      "labels": {**self.labels, "grafana_dashboard": "1"},
+                      "annotations": {"grafana_folder": "Event Platform"}},
+            data={f"{self.args.service_name}.json": json.dumps(workload_dashboard(self.args), indent=1)},
+            opts=child(self),
+        )
+
     def _network_policies(self, name: str) -> None:
         """Allow exactly what the wiring needs; the namespace's default deny drops the rest."""
         args = self.args
@@ -509,6 +532,33 @@ class EventWorkload(pulumi.ComponentResource):
             spec={"podSelector": selector, "policyTypes": ["Ingress", "Egress"], "ingress": ingress, "egress": egress},
             opts=child(self),
         )
+
+
+def workload_dashboard(args: EventWorkloadArgs) -> dict[str, Any]:
+    """A one-row dashboard: throughput, failures, dead letters, latency, backlog and replicas."""
+    service = args.service_name
+    datasource = {"type": "prometheus", "uid": "prometheus"}
+    queries = [
+        ("Events in / out /s", f'sum(rate(events_in_total{{service="{service}"}}[$__rate_interval]))', "ops"),
+        ("Failed attempts /s", f'sum(rate(events_failed_total{{service="{service}"}}[$__rate_interval]))', "ops"),
+        ("Dead-lettered (1h)", f'sum(increase(events_dead_lettered_total{{service="{service}"}}[1h]))', "short"),
+        ("Processing p99", "histogram_quantile(0.99, sum by (le) "
+                           f'(rate(event_processing_seconds_bucket{{service="{service}"}}[$__rate_interval])))', "s"),
+        ("Consumer lag", f'sum(kafka_consumergroup_lag{{consumergroup="{args.group}"}})', "short"),
+        ("Replicas", f'kube_deployment_status_replicas{{deployment="{service}"}}', "short"),
+    ]
+    panels: list[dict[str, Any]] = [{"id": 1, "type": "row", "title": service, "collapsed": False,
+                                     "gridPos": {"h": 1, "w": 24, "x": 0, "y": 0}, "panels": []}]
+    for index, (title, expr, unit) in enumerate(queries):
+        panels.append({
+            "id": index + 2, "type": "timeseries", "title": title, "datasource": datasource,
+            "gridPos": {"h": 7, "w": 8, "x": (index % 3) * 8, "y": 1 + (index // 3) * 7},
+            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+            "targets": [{"refId": "A", "datasource": datasource, "expr": expr}],
+        })
+    return {"uid": f"workload-{service}"[:40], "title": f"Workload: {service}", "schemaVersion": 41,
+            "tags": ["event-platform", "workload"], "time": {"from": "now-1h", "to": "now"},
+            "panels": panels, "templating": {"list": []}, "editable": False}
 
 
 @dataclass(frozen=True)

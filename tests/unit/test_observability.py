@@ -12,6 +12,7 @@ import pytest
 
 from infra import artifacts, observability
 from infra.alerts import AlertThresholdArgs, alert_groups, alerts
+from infra.config import build_config
 from tests.unit.harness import REPO, Recorder, Registered, run_stack
 from tests.unit.schema_check import validation_errors
 
@@ -131,7 +132,8 @@ def test_grafana_provisions_the_datasource_and_dashboards_the_sidecar_finds(dev:
     config_maps = [c for c in dev.of_type("kubernetes:core/v1:ConfigMap")
                    if c.inputs["metadata"]["labels"].get("grafana_dashboard") == "1"]
     files = {name for c in config_maps for name in c.inputs["data"]}
-    assert files == {p.name for p in observability.dashboard_files()}
+    workload_rows = {f"{s.name}.json" for s in build_config("dev", {}).workloads.services}
+    assert files == {p.name for p in observability.dashboard_files()} | workload_rows
     assert {"overview.json", "kafka.json", "rabbitmq.json", "nats.json", "knative.json"} <= files
 
 

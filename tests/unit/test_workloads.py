@@ -224,3 +224,36 @@ def test_a_failing_guardrail_registers_nothing() -> None:
     with pytest.raises(WiringError, match="maxReplicaCount 12 exceeds the 6 partitions"):
         run(lambda: EventWorkload("payment", bad), recorder=recorder)
     assert recorder.resources == []
+
+
+def test_each_workload_is_scraped_once_by_its_own_pod_monitor() -> None:
+    recorder = build(kafka_args())
+    (monitor,) = recorder.custom("PodMonitor")
+    assert monitor.spec["selector"] == {"matchLabels": {"app.kubernetes.io/name": "payment-service"}}
+    assert monitor.spec["podMetricsEndpoints"][0]["port"] == "metrics"
+    assert monitor.inputs["metadata"]["labels"]["release"] == "kps"  # what Prometheus selects
+    pod_labels = one(recorder, "kubernetes:apps/v1:Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert "eventplatform.io/metrics" not in pod_labels  # not scraped a second time by the convention
+    assert validation_errors(monitor.inputs["apiVersion"], "PodMonitor", monitor.inputs) == []
+
+
+def test_each_workload_brings_a_dashboard_row_whose_queries_parse() -> None:
+    import json
+
+    import promql_parser
+
+    recorder = build(kafka_args())
+    (config_map,) = [c for c in recorder.of_type("kubernetes:core/v1:ConfigMap")
+                     if c.inputs["metadata"]["labels"].get("grafana_dashboard") == "1"]
+    dashboard = json.loads(config_map.inputs["data"]["payment-service.json"])
+    assert dashboard["panels"][0]["type"] == "row" and dashboard["panels"][0]["title"] == "payment-service"
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"][1:]:
+        assert panel["datasource"]["uid"] == "prometheus"
+        promql_parser.parse(panel["targets"][0]["expr"].replace("$__rate_interval", "5m"))
+
+
+def test_without_a_monitoring_stack_no_monitoring_kinds_are_declared() -> None:
+    recorder = build(kafka_args(rule_labels=None))
+    assert recorder.custom("PodMonitor") == [] and recorder.custom("PrometheusRule") == []
