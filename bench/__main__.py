@@ -1,15 +1,20 @@
-"""`make bench` (`python -m bench`): every benchmark in turn. None of them is a test."""
+"""`make bench` (`python -m bench`): every benchmark in turn. None of them is a test.
+
+Kafka (bench/run.py), then RabbitMQ and NATS JetStream (bench/brokers.py, which also writes the
+table of all three to bench/README.md). `--quick` is passed to both broker benchmarks.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from bench import run, stack_evaluation
+from bench import brokers, run, stack_evaluation
 
 
 def main() -> int:
     stack_evaluation.main()
-    return run.main(sys.argv[1:])
+    kafka = run.main(sys.argv[1:])
+    return kafka or brokers.main(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -104,6 +104,44 @@ def produce_runtime(settings: KafkaSettings, topic: str, count: int) -> Run:
     return Run(count, elapsed)
 
 
+def produce_interleaved(settings: KafkaSettings, plain_topic: str, runtime_topic: str, count: int,
+                        chunk: int = 1_000) -> tuple[Run, Run]:
+    """Both producers at once, alternating chunks of `chunk` events (each ended by a flush, so
+    it is fully delivered inside its own timing), first mover swapped every chunk: background
+    load that comes and goes within a round falls on both paths alike."""
+    plain = KafkaProducer(**client_options(settings), **durable_producer_options())
+    raw = KafkaBroker(settings).publisher()
+    runtime = EventPublisher(raw, KafkaCodec(REGISTRY), Metrics("bench"))
+    plain.partitions_for(plain_topic)
+    raw._producer.partitions_for(runtime_topic)
+
+    def send_plain(first: int) -> None:
+        for seq in range(first, first + chunk):
+            fields = payload_fields(seq)
+            plain.send(plain_topic, key=fields["order_id"].encode(), value=json.dumps(fields).encode(),
+                       headers=cloudevent_headers(f"{seq:032x}"))
+        plain.flush()
+
+    def send_runtime(first: int) -> None:
+        for seq in range(first, first + chunk):
+            fields = payload_fields(seq)
+            runtime.publish(runtime_topic, Envelope(payload=OrderPlacedV1(**fields), source="/bench",
+                                                    key=fields["order_id"]))
+        runtime.flush()
+
+    spent = {"plain": 0.0, "runtime": 0.0}
+    paths = [("plain", send_plain), ("runtime", send_runtime)]
+    for number, first in enumerate(range(0, count, chunk)):
+        for name, send in paths if number % 2 == 0 else reversed(paths):
+            started = time.perf_counter()
+            send(first)
+            spent[name] += time.perf_counter() - started
+    plain.close()
+    runtime.close()
+    sent = (count // chunk) * chunk
+    return Run(sent, spent["plain"]), Run(sent, spent["runtime"])
+
+
 # -- consumers -------------------------------------------------------------------------------
 
 def consume_plain(settings: KafkaSettings, topic: str, count: int, latency: bool = False) -> Run:

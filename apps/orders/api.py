@@ -13,6 +13,7 @@ import logging
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -43,6 +44,19 @@ def order_created(details: OrderDetails, idempotency_key: str | None) -> Envelop
         key=order_id,
         subject=order_id,
     )
+
+
+def problems_of(error: ValidationError) -> list[dict[str, str]]:
+    """Field → problem, for clients. A collection's "too short" that only follows from its own
+    invalid elements (pydantic drops them before counting) would mislead, so it is left out."""
+    errors = error.errors()
+    locations = [e["loc"] for e in errors]
+
+    def consequential(e: Any) -> bool:
+        return e["type"] == "too_short" and any(loc[: len(e["loc"])] == e["loc"] and loc != e["loc"]
+                                                 for loc in locations)
+
+    return [{"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in errors if not consequential(e)]
 
 
 class OrderApi:
@@ -83,8 +97,7 @@ class OrderApi:
         try:
             details = OrderDetails.model_validate_json(request.rfile.read(length))
         except ValidationError as error:
-            problems = [{"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in error.errors()]
-            return _reply(request, 422, {"error": "invalid order", "problems": problems})
+            return _reply(request, 422, {"error": "invalid order", "problems": problems_of(error)})
         event = order_created(details, request.headers.get("Idempotency-Key"))
         try:
             self.publisher.publish_and_wait(topics.ORDERS, event)

@@ -27,7 +27,7 @@ from apps.orders.events import (
 from apps.runtime import app
 from apps.runtime.adapter import Broker
 from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import Envelope, KafkaCodec
+from apps.runtime.envelope import Codec, Envelope
 from apps.runtime.events import EventPayload, EventRejected
 from apps.runtime.service import Emit, Service
 from apps.runtime.settings import load
@@ -77,7 +77,7 @@ class InventoryService(Service):
     topics = (topics.ORDERS, topics.PAYMENTS)
     registry = ORDER_EVENTS
 
-    def __init__(self, initial_stock: dict[str, int], codec: KafkaCodec) -> None:
+    def __init__(self, initial_stock: dict[str, int], codec: Codec) -> None:
         self._initial_stock = dict(initial_stock)
         self._codec = codec
         self.ledger = StockLedger(available=dict(initial_stock))
@@ -103,7 +103,7 @@ class InventoryService(Service):
 
 def build(context: app.ServiceContext) -> tuple[Service, EffectGuard | None]:
     stock = load(InventorySettings).inventory_initial_stock
-    return InventoryService(stock, KafkaCodec(ORDER_EVENTS)), None
+    return InventoryService(stock, context.broker.codec(ORDER_EVENTS)), None
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from apps.orders.events import ORDER_EVENTS
 from apps.orders.read_model import Projector, ReadModel
 from apps.runtime import app
 from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import Envelope, KafkaCodec
+from apps.runtime.envelope import Envelope
 from apps.runtime.publisher import EventPublisher
 from apps.runtime.service import Emit, Service
 from apps.runtime.settings import load
@@ -41,7 +41,7 @@ class OrderSaga(Service):
 
 
 def build(context: app.ServiceContext) -> tuple[Service, EffectGuard | None]:
-    codec = KafkaCodec(ORDER_EVENTS, context.settings.content_mode)
+    codec = context.broker.codec(ORDER_EVENTS, context.settings.content_mode)
     model = ReadModel()
     projector = Projector(context.broker, codec, model).start()
     context.readiness_checks.append(projector.caught_up.is_set)

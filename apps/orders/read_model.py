@@ -27,7 +27,7 @@ from apps.orders.events import (
     StockReservedV1,
 )
 from apps.runtime.adapter import Broker, BrokerError
-from apps.runtime.envelope import Envelope, KafkaCodec
+from apps.runtime.envelope import Codec, Envelope
 from apps.runtime.events import EventPayload, EventRejected
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class Projector:
 
     TOPICS = (topics.ORDERS, topics.INVENTORY, topics.PAYMENTS, topics.SHIPMENTS)
 
-    def __init__(self, broker: Broker, codec: KafkaCodec, model: ReadModel, poll_interval_s: float = 0.1) -> None:
+    def __init__(self, broker: Broker, codec: Codec, model: ReadModel, poll_interval_s: float = 0.1) -> None:
         self.broker = broker
         self.codec = codec
         self.model = model

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from apps.runtime.envelope import Codec, ContentMode, WireMessage
@@ -36,8 +35,7 @@ class InboundRecord(NamedTuple):
         return f"{self.topic}/{self.partition}@{self.offset}"
 
 
-@dataclass(frozen=True)
-class OutboundRecord:
+class OutboundRecord(NamedTuple):
     topic: str
     message: WireMessage
 

@@ -12,15 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
+from pydantic_settings import BaseSettings
+
 from apps.runtime import logs
+from apps.runtime.adapter import Broker
+from apps.runtime.brokers import broker_for, settings_type
 from apps.runtime.effects import EffectGuard
 from apps.runtime.health import HealthServer
-from apps.runtime.kafka import KafkaBroker
 from apps.runtime.metrics import Metrics
 from apps.runtime.processor import Processor, ProcessorOptions
 from apps.runtime.retry import RetryPolicy
 from apps.runtime.service import Service
-from apps.runtime.settings import KafkaSettings, RuntimeSettings, load_all
+from apps.runtime.settings import RuntimeSettings, load_all
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +31,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class ServiceContext:
     settings: RuntimeSettings
-    kafka: KafkaSettings
-    broker: KafkaBroker
+    # KafkaSettings, RabbitMQSettings or NatsSettings, per BROKER (apps.runtime.brokers).
+    broker_settings: BaseSettings
+    broker: Broker
     metrics: Metrics
     # Extra conditions for /readyz besides "consuming with partitions assigned".
     readiness_checks: list[Callable[[], bool]] = field(default_factory=list)
@@ -39,24 +43,14 @@ class ServiceContext:
         return EffectGuard(lambda: self.broker.journal(topic), self.metrics)
 
 
-def broker_for(settings: RuntimeSettings, kafka: KafkaSettings, *, transactional: bool = True) -> KafkaBroker:
-    return KafkaBroker(
-        kafka,
-        transactional_id=settings.txn_id if transactional else None,
-        auto_offset_reset=settings.auto_offset_reset.value,
-        session_timeout_ms=settings.session_timeout_ms,
-        transaction_timeout_ms=settings.transaction_timeout_ms,
-    )
-
-
 def run(build: Callable[[ServiceContext], tuple[Service, EffectGuard | None]]) -> int:
-    runtime_settings, kafka_settings = load_all(RuntimeSettings, KafkaSettings)
-    assert isinstance(runtime_settings, RuntimeSettings) and isinstance(kafka_settings, KafkaSettings)
-    settings, kafka = runtime_settings, kafka_settings
+    runtime_settings, broker_settings = load_all(RuntimeSettings, settings_type())
+    assert isinstance(runtime_settings, RuntimeSettings)
+    settings = runtime_settings
     logs.configure(settings.service_name, settings.log_level.value)
     metrics = Metrics(settings.service_name)
     metrics.serve(settings.metrics_port)
-    context = ServiceContext(settings, kafka, broker_for(settings, kafka), metrics)
+    context = ServiceContext(settings, broker_settings, broker_for(settings, broker_settings), metrics)
     service, effects = build(context)
     processor = Processor(
         service,

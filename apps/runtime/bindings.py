@@ -34,6 +34,7 @@ from apps.runtime.events import EventRegistry, MalformedEvent
 
 CONTENT_TYPE = "content-type"
 STRUCTURED_JSON = "application/cloudevents+json"
+_JSON_BYTES = JSON.encode()
 # Every prefix a CloudEvents header binding uses, so broker-neutral tools (the dlq CLI) can read
 # attributes from any broker's records.
 KNOWN_PREFIXES = ("ce_", "ce-", "cloudEvents_", "cloudEvents:")
@@ -63,11 +64,25 @@ class HeaderBindingCodec:
 
     def encode(self, envelope: Envelope) -> WireMessage:
         key = envelope.key.encode() if envelope.key is not None else None
-        attributes = _attributes_of(envelope)
         if self.mode is ContentMode.BINARY:
-            headers = [(self.prefix + name, _text(value).encode()) for name, value in attributes.items()]
-            headers.append((CONTENT_TYPE, JSON.encode()))
+            # Built directly (no attribute dict, no per-value type dispatch): this is per event.
+            prefix = self.prefix
+            headers = [
+                (prefix + "id", envelope.id.encode()),
+                (prefix + "source", envelope.source.encode()),
+                (prefix + "type", envelope.payload.EVENT_TYPE.encode()),
+                (prefix + "specversion", b"1.0"),
+                (prefix + "time", _text(envelope.time).encode()),
+            ]
+            if envelope.subject:
+                headers.append((prefix + "subject", envelope.subject.encode()))
+            if envelope.correlation_id:
+                headers.append((prefix + CORRELATION_ID, envelope.correlation_id.encode()))
+            if envelope.causation_id:
+                headers.append((prefix + CAUSATION_ID, envelope.causation_id.encode()))
+            headers.append((CONTENT_TYPE, _JSON_BYTES))
             return WireMessage(value=envelope.payload.model_dump_json().encode(), key=key, headers=tuple(headers))
+        attributes = _attributes_of(envelope)
         if envelope.key is not None:
             attributes[PARTITION_KEY] = envelope.key
         attributes["datacontenttype"] = JSON
@@ -101,14 +116,15 @@ class HeaderBindingCodec:
     def _read(self, wire: WireMessage) -> tuple[dict[str, Any], Any]:
         content_type: str | None = None
         attributes: dict[str, Any] = {}
+        prefixes = self.accepted_prefixes
         for name, raw in wire.headers:
-            if name.lower() == CONTENT_TYPE:
+            if name.startswith(prefixes):
+                for prefix in prefixes:
+                    if name.startswith(prefix):
+                        attributes[name[len(prefix):]] = raw.decode()
+                        break
+            elif name.lower() == CONTENT_TYPE:
                 content_type = raw.decode()
-                continue
-            for prefix in self.accepted_prefixes:
-                if name.startswith(prefix):
-                    attributes[name[len(prefix):]] = raw.decode()
-                    break
         if content_type is not None and content_type.startswith("application/cloudevents"):
             event = self._format.read(_Event, wire.value)
             return event.get_attributes(), event.get_data()

@@ -6,7 +6,7 @@
 `list` prints one line per dead letter (where it came from, why, how often it was tried).
 `replay` re-publishes the original records, byte for byte minus the `dlq.*` headers, to their
 source topic (or `--to`), once the cause is fixed. Connection settings come from the same
-KAFKA_* environment variables as the services.
+environment variables as the services (BROKER and KAFKA_*, RABBITMQ_* or NATS_*).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from apps.runtime import deadletter
 from apps.runtime.adapter import Broker, InboundRecord, OutboundRecord
-from apps.runtime.kafka import KafkaBroker
-from apps.runtime.settings import KafkaSettings, load
+from apps.runtime.bindings import attribute
+from apps.runtime.brokers import broker_from_environment
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ class DeadLetter:
     @classmethod
     def of(cls, record: InboundRecord) -> DeadLetter:
         info = deadletter.dlq_headers(record.message)
-        ce_type = record.message.header("ce_type")
-        ce_id = record.message.header("ce_id")
+        ce_type = attribute(record.message, "type")
+        ce_id = attribute(record.message, "id")
         topic = info.get(deadletter.SOURCE_TOPIC, "?")
         return cls(
             dlq_partition=record.partition,
@@ -51,8 +51,8 @@ class DeadLetter:
             attempts=int(info.get(deadletter.ATTEMPTS, "0")),
             source=f"{topic}/{info.get(deadletter.SOURCE_PARTITION, '?')}@{info.get(deadletter.SOURCE_OFFSET, '?')}",
             source_topic=topic,
-            event_type=ce_type.decode("utf-8", "replace") if ce_type else None,
-            event_id=ce_id.decode("utf-8", "replace") if ce_id else None,
+            event_type=ce_type,
+            event_id=ce_id,
             first_failure=info.get(deadletter.FIRST_FAILURE, ""),
             last_failure=info.get(deadletter.LAST_FAILURE, ""),
         )
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     again.add_argument("--to", help="publish to this topic instead of the source topic")
     args = parser.parse_args(argv)
 
-    broker = KafkaBroker(load(KafkaSettings))
+    broker = broker_from_environment()
     if args.command == "list":
         letters = list_dead_letters(broker, args.topic)
         for letter in letters:

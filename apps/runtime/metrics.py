@@ -49,11 +49,11 @@ class Metrics:
         self._received_by_type: dict[str, Any] = {}
         self.in_flight_now = self.in_flight.labels(self.service)
 
-    def received(self, event_type: str) -> None:
+    def received(self, event_type: str, count: int = 1) -> None:
         child = self._received_by_type.get(event_type)
         if child is None:  # labels() costs a lock and a dict build; once per type is enough
             child = self._received_by_type[event_type] = self.events_in.labels(self.service, event_type)
-        child.inc()
+        child.inc(count)
 
     def published(self, topic: str, count: int = 1) -> None:
         self.events_out.labels(self.service, topic).inc(count)

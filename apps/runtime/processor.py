@@ -71,6 +71,7 @@ class Processor:
         self._rebalanced = threading.Event()
         self._consumer: Consumer | None = None
         self._watchdog: threading.Timer | None = None
+        self._received: Counter[str] = Counter()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -111,16 +112,16 @@ class Processor:
         return 0
 
     def _connect(self) -> None:
-        """(Re)build state and join the group, retrying until connected or stopping."""
+        """Join the group, retrying until connected or stopping; state follows on first poll."""
         while not self._stop.is_set():
             self.heartbeat.tick()
             try:
-                self.service.restore(self.broker)
-                if self.effects is not None:
-                    self.effects.refresh()
                 self._consumer = self.broker.consumer(
                     self.options.group, self.service.topics, on_assigned=self._rebalanced.set
                 )
+                # State and journal are (re)loaded after the first poll, once partitions are
+                # assigned: anything other instances committed until then is included.
+                self._rebalanced.set()
                 log.info("consuming", extra={"topics": list(self.service.topics), "group": self.options.group})
                 return
             except BrokerError as error:
@@ -174,6 +175,9 @@ class Processor:
             consumer.complete(done, outputs)
         finally:
             self.metrics.in_flight_now.set(0)
+            for event_type, count in self._received.items():  # counted per batch: cheaper
+                self.metrics.received(event_type, count)
+            self._received.clear()
         for topic, count in Counter(output.topic for output in outputs).items():
             self.metrics.published(topic, count)
 
@@ -182,10 +186,10 @@ class Processor:
         try:
             event = self.codec.decode(record.message)
         except EventRejected as rejected:
-            self.metrics.received("undecodable")
+            self._received["undecodable"] += 1
             now = datetime.now(UTC)
             return [self._dead_letter(record, Failure(rejected.reason, str(rejected), 1, now, now))]
-        self.metrics.received(event.type)
+        self._received[event.type] += 1
         if not self.service.handles(event.type):
             return []
         # The log context, set and reset by hand: a context manager per event costs more.

@@ -49,8 +49,12 @@ def free_port() -> int:
 
 
 def _cluster_id() -> str:
-    # What `kafka-storage.sh random-uuid` prints, without paying a JVM start for it.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """What `kafka-storage.sh random-uuid` prints, without paying a JVM start for it. Like
+    Kafka's own Uuid.randomUuid(), never one starting with "-", which would read as an option."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 @dataclass
@@ -147,8 +151,7 @@ class LocalKafka:
         command = self.java(
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            _cluster_id(),
+            f"--cluster-id={_cluster_id()}",
             "-c",
             str(self.properties_file),
             "--standalone",

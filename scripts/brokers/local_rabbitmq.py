@@ -176,6 +176,8 @@ def main() -> int:
         node = LocalRabbitMQ(data_dir=Path(data))
         node.start()
         print(f"RABBITMQ_URL={node.url}  management: {node.management_url}  (Ctrl-C stops it)", flush=True)
+        # SIGTERM (kill, a CI runner) stops the server too, as Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         try:
             while node.process is not None and node.process.poll() is None:
                 time.sleep(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from kafka import KafkaProducer  # type: ignore[import-untyped]
@@ -11,17 +12,23 @@ from apps.runtime.adapter import BrokerError, OutboundRecord, Publisher
 from apps.runtime.kafka.options import SEND_TIMEOUT_S, client_options, durable_producer_options, record_headers
 from apps.runtime.settings import KafkaSettings
 
+MAX_PENDING = 10_000
+
 
 class KafkaPublisher(Publisher):
     def __init__(self, settings: KafkaSettings, **overrides: Any) -> None:
         self._producer = KafkaProducer(**client_options(settings), **durable_producer_options(), **overrides)
         self._error: BaseException | None = None
+        # Futures of records not yet known to be delivered. Checked at flush (and pruned as they
+        # complete) instead of an errback per record, which costs a lock per send.
+        self._pending: deque[Any] = deque()
 
     def publish(self, record: OutboundRecord) -> None:
         message = record.message
         headers = record_headers(message)
-        future = self._producer.send(record.topic, value=message.value, key=message.key, headers=headers)
-        future.add_errback(self._remember_error)
+        self._pending.append(self._producer.send(record.topic, value=message.value, key=message.key, headers=headers))
+        if len(self._pending) > MAX_PENDING:
+            self._collect(done_only=True)
 
     def publish_and_wait(self, record: OutboundRecord, timeout_s: float = SEND_TIMEOUT_S) -> None:
         """Send one record and return only once the broker acknowledged it (acks=all)."""
@@ -38,6 +45,7 @@ class KafkaPublisher(Publisher):
             self._producer.flush(timeout=timeout_s)
         except KafkaError as error:
             raise BrokerError(f"flush failed: {error}") from error
+        self._collect(done_only=False)
         failed, self._error = self._error, None
         if failed is not None:
             raise BrokerError(f"a publish failed: {failed}") from failed
@@ -45,5 +53,9 @@ class KafkaPublisher(Publisher):
     def close(self) -> None:
         self._producer.close(timeout=10)
 
-    def _remember_error(self, error: BaseException) -> None:
-        self._error = self._error or error
+    def _collect(self, *, done_only: bool) -> None:
+        """Drop delivered futures from the front, remembering the first failure."""
+        while self._pending and (self._pending[0].is_done or not done_only):
+            future = self._pending.popleft()
+            if future.failed() and self._error is None:
+                self._error = future.exception

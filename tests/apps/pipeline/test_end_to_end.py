@@ -24,11 +24,15 @@ def test_orders_end_confirmed_or_cancelled_with_each_effect_exactly_once(pipelin
             body, outcome = order(n, sku="SKU-RARE"), ("CANCELLED", "out_of_stock")
         else:
             body, outcome = order(n), ("CONFIRMED", None)
-        status, reply = pipeline.post_order(body)
+        status, reply = pipeline.post_order(body, idempotency_key=f"e2e-{n}")
         assert status == 202, reply
         expected[reply["order_id"]] = outcome
+    # A client retrying a POST with the same Idempotency-Key gets the same order, not a second.
+    status, retried = pipeline.post_order(order(0), idempotency_key="e2e-0")
+    assert status == 202 and retried["order_id"] in expected
 
     views = pipeline.wait_terminal(list(expected))
+    assert len(pipeline.orders()) == len(expected)
 
     assert {o: (views[o]["status"], views[o]["cancel_reason"]) for o in expected} == expected
     confirmed = {o for o, (status, _) in expected.items() if status == "CONFIRMED"}
@@ -40,6 +44,16 @@ def test_orders_end_confirmed_or_cancelled_with_each_effect_exactly_once(pipelin
     for system in ("payments", "shipments", "mail"):
         assert pipeline.redundant_requests(system) == 0
     assert all(views[o]["tracking_id"] for o in confirmed)
+
+
+def test_invalid_orders_are_refused_with_the_fields_to_fix(pipeline: Pipeline) -> None:
+    pipeline.start("order-service")
+    body = order(1)
+    body["items"][0]["quantity"] = 0
+    body["shipping_address"]["country"] = "Atlantis"
+    status, reply = pipeline.post_order(body)
+    assert status == 422
+    assert {p["field"] for p in reply["problems"]} == {"items.0.quantity", "shipping_address.country"}
 
 
 def test_the_load_generator_drives_every_saga_path_and_exits_cleanly(pipeline: Pipeline) -> None:

@@ -1,7 +1,7 @@
 """The broker under test, seen through a small broker-neutral interface.
 
-Tests talk to brokers only through `BrokerUnderTest`, so part 2 can run the same suite on
-RabbitMQ and NATS by adding implementations and fixture params.
+Tests talk to brokers only through `BrokerUnderTest`, so the same suite runs on every broker
+(RabbitMQ and NATS implementations: tests/apps/support/servers.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from kafka.errors import KafkaError
 
 from apps.orders.topics import TopicSpec, pipeline_topics
 from apps.runtime.adapter import Broker, InboundRecord
-from apps.runtime.envelope import WireMessage
+from apps.runtime.envelope import Codec, ContentMode, WireMessage
+from apps.runtime.events import EventRegistry
 from apps.runtime.kafka import KafkaBroker, KafkaLogReader
 from apps.runtime.settings import KafkaSettings
 from scripts.brokers.local_kafka import LocalKafka
@@ -25,6 +26,13 @@ from scripts.brokers.local_kafka import LocalKafka
 
 class BrokerUnderTest(ABC):
     name: str
+    # Whether a consumed record's (partition, offset) is its position in the topic's log, as
+    # read_all reports it (Kafka, NATS); RabbitMQ's queue deliveries carry delivery tags instead.
+    log_positions: bool = True
+
+    def codec(self, registry: EventRegistry, mode: ContentMode = ContentMode.BINARY) -> Codec:
+        """The broker's CloudEvents binding, as the services use it."""
+        return self.runtime_broker().codec(registry, mode)
 
     @abstractmethod
     def service_env(self) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -163,3 +164,18 @@ def test_stopping_finishes_the_event_in_hand_and_commits_only_what_was_done() ->
     assert service.calls == [1, 2]
     assert pongs(broker) == [1, 2]
     assert broker.committed[("g", "pings")] == 2
+
+
+@pytest.mark.timeout(10)
+def test_stopping_during_a_retry_wait_leaves_the_event_for_redelivery_instead_of_dead_lettering_it() -> None:
+    broker, service = MemoryBroker(), PingPong(failures={2: 99})
+    ping(broker, 1, 2, 3)
+    proc = Processor(service, broker, CODEC, ProcessorOptions(group="g", dead_letter_topic="g.dlq"),
+                     retry=RetryPolicy(max_attempts=5, initial_delay_s=30, max_delay_s=30))
+    service.on_handle.append(lambda n: threading.Timer(0.2, proc.request_stop).start() if n == 2 else None)
+    started = time.monotonic()
+    assert proc.run() == 0
+    assert time.monotonic() - started < 5  # the 30 s backoff was cut short
+    assert pongs(broker) == [1]
+    assert broker.topics["g.dlq"] == []
+    assert broker.committed[("g", "pings")] == 1  # ping 2 and 3 are redelivered

@@ -1,0 +1,258 @@
+"""The RabbitMQ adapter against a real RabbitMQ node: topology, the AMQP CloudEvents binding,
+confirmed publishing, manual acks after processing, redelivery, dead-lettering and recovery."""
+
+from __future__ import annotations
+
+import time
+
+import pika
+import pytest
+
+from apps.orders.events import ORDER_EVENTS, OrderCreatedV1, OrderDetails
+from apps.runtime import deadletter
+from apps.runtime.adapter import BrokerError, OutboundRecord
+from apps.runtime.envelope import ContentMode, Envelope, WireMessage
+from apps.runtime.rabbitmq import RabbitMQBroker, group_queue
+from apps.runtime.settings import RabbitMQSettings
+from scripts.brokers.local_rabbitmq import LocalRabbitMQ
+from tests.apps.support.pipeline import order
+from tests.apps.support.servers import RabbitMQUnderTest, wait_until
+
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
+
+
+def event(n: int) -> Envelope:
+    return Envelope(payload=OrderCreatedV1(order_id=f"ord_{n}", order=OrderDetails.model_validate(order(n))),
+                    source="/test", key=f"ord_{n}")
+
+
+def publish(broker: RabbitMQBroker, topic: str, *events: Envelope, mode: ContentMode = ContentMode.BINARY) -> None:
+    publisher, codec = broker.publisher(), broker.codec(ORDER_EVENTS, mode)
+    try:
+        for item in events:
+            publisher.publish(OutboundRecord(topic, codec.encode(item)))
+        publisher.flush(30)
+    finally:
+        publisher.close()
+
+
+def poll_until(consumer: object, count: int, timeout_s: float = 20) -> list:  # type: ignore[type-arg]
+    records: list = []  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout_s
+    while len(records) < count and time.monotonic() < deadline:
+        records += consumer.poll(0.5, 100)  # type: ignore[attr-defined]
+    return records
+
+
+def test_events_travel_in_the_amqp_binding_and_decode_to_the_same_envelope(
+    adapter: RabbitMQBroker, names: dict[str, str]
+) -> None:
+    consumer = adapter.consumer(names["group"], [names["topic"]])
+    sent = [event(1), event(2)]
+    publish(adapter, names["topic"], sent[0])
+    publish(adapter, names["topic"], sent[1], mode=ContentMode.STRUCTURED)
+    records = poll_until(consumer, 2)
+    consumer.complete(records, [])
+    consumer.close()
+
+    codec = adapter.codec(ORDER_EVENTS)
+    assert [codec.decode(r.message) for r in records] == sent
+    binary, structured = (dict(r.message.headers) for r in records)
+    assert binary["cloudEvents_type"] == b"io.eventplatform.order.created.v1"
+    assert binary["cloudEvents_id"] == sent[0].id.encode()
+    assert binary["content-type"] == b"application/json"
+    assert structured["content-type"] == b"application/cloudevents+json"
+    assert [r.message.key for r in records] == [b"ord_1", b"ord_2"]  # the routing key
+    assert {r.topic for r in records} == {names["topic"]}
+
+
+def test_group_queues_are_quorum_queues_with_an_explicit_delivery_limit_and_a_dead_letter_exchange(
+    adapter: RabbitMQBroker, rabbitmq: RabbitMQUnderTest, names: dict[str, str]
+) -> None:
+    adapter.consumer(names["group"], [names["topic"]]).close()
+    queue = rabbitmq.management(f"queues/%2F/{group_queue(names['group'], names['topic'])}")
+    stream = rabbitmq.management(f"queues/%2F/{names['topic']}")
+
+    assert queue["durable"] and queue["type"] == "quorum"
+    assert queue["arguments"]["x-delivery-limit"] == 2  # 3.10's default would be unlimited
+    assert queue["arguments"]["x-dead-letter-exchange"] == f"{names['group']}.dlx"
+    assert queue["arguments"]["x-dead-letter-strategy"] == "at-least-once"
+    assert stream["type"] == "stream" and stream["durable"]
+
+
+def test_published_messages_are_persistent_and_carry_the_event_id_as_message_id(
+    adapter: RabbitMQBroker, rabbitmq: RabbitMQUnderTest, names: dict[str, str]
+) -> None:
+    adapter.consumer(names["group"], [names["topic"]]).close()
+    sent = event(3)
+    publish(adapter, names["topic"], sent)
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq.server.url))
+    try:
+        method, properties, _ = connection.channel().basic_get(group_queue(names["group"], names["topic"]))
+    finally:
+        connection.close()
+    assert method is not None
+    assert (properties.delivery_mode, properties.message_id) == (2, sent.id)
+
+
+def test_completing_a_batch_publishes_its_outputs_then_acknowledges_its_inputs(
+    adapter: RabbitMQBroker, rabbitmq: RabbitMQUnderTest, names: dict[str, str]
+) -> None:
+    consumer = adapter.consumer(names["group"], [names["topic"]])
+    publish(adapter, names["topic"], *(event(n) for n in range(5)))
+    records = poll_until(consumer, 5)
+    outputs = [OutboundRecord(names["out"], r.message) for r in records]
+    consumer.complete(records, outputs)
+    consumer.close()
+
+    again = adapter.consumer(names["group"], [names["topic"]])
+    assert again.poll(1.0, 100) == []  # nothing left to redeliver
+    again.close()
+    assert [r.message.value for r in rabbitmq.read_all(names["out"])] == [r.message.value for r in records]
+    assert rabbitmq.committed(names["group"], names["topic"]) == 5
+
+
+def test_what_a_consumer_held_without_completing_is_redelivered_and_flagged_as_reassigned(
+    adapter: RabbitMQBroker, names: dict[str, str]
+) -> None:
+    first = adapter.consumer(names["group"], [names["topic"]])
+    publish(adapter, names["topic"], *(event(n) for n in range(4)))
+    records = poll_until(first, 4)
+    first.complete(records[:2], [])
+    first.close()  # as a crash would: the connection goes, two deliveries unacknowledged
+
+    assigned: list[str] = []
+    second = adapter.consumer(names["group"], [names["topic"]], on_assigned=lambda: assigned.append("x"))
+    redelivered = poll_until(second, 2)
+    second.complete(redelivered, [])
+    second.close()
+    assert [r.message.value for r in redelivered] == [r.message.value for r in records[2:]]
+    assert len(assigned) == 2  # on subscribing, and again for the redelivered batch
+
+
+def test_a_message_that_keeps_killing_its_consumer_is_dead_lettered_at_the_delivery_limit(
+    adapter: RabbitMQBroker, rabbitmq: RabbitMQUnderTest, names: dict[str, str]
+) -> None:
+    publish(adapter, names["topic"])  # declares the topic
+    adapter.consumer(names["group"], [names["topic"]]).close()
+    poison = event(9)
+    publish(adapter, names["topic"], poison)
+    for _ in range(3):  # delivery limit 2: the third delivery is the last
+        dying = adapter.consumer(names["group"], [names["topic"]])
+        assert len(poll_until(dying, 1)) == 1
+        dying.close()
+    survivor = adapter.consumer(names["group"], [names["topic"]])
+    dlq = f"{names['group']}.dlq"
+    wait_until(lambda: survivor.poll(0.2, 10) == [] and len(rabbitmq.read_all(dlq)) == 1, "the dead letter")
+    survivor.close()
+
+    [letter] = rabbitmq.read_all(dlq)
+    headers = deadletter.dlq_headers(letter.message)
+    assert headers[deadletter.REASON] == "delivery-limit"
+    assert headers[deadletter.ATTEMPTS] == "3"
+    assert headers[deadletter.SOURCE_TOPIC] == names["topic"]
+    assert headers[deadletter.CONSUMER_GROUP] == names["group"]
+    assert adapter.codec(ORDER_EVENTS).decode(letter.message) == poison  # still the original event
+
+
+def test_consumers_of_one_group_share_the_messages_each_once(
+    adapter: RabbitMQBroker, names: dict[str, str]
+) -> None:
+    one, two = (adapter.consumer(names["group"], [names["topic"]]) for _ in range(2))
+    sent = [event(n) for n in range(40)]
+    publish(adapter, names["topic"], *sent)
+    seen: list[bytes] = []
+    deadline = time.monotonic() + 20
+    while len(seen) < 40 and time.monotonic() < deadline:
+        for consumer in (one, two):
+            batch = consumer.poll(0.2, 5)
+            consumer.complete(batch, [])
+            seen += [r.message.header("cloudEvents_id") or b"" for r in batch]
+    one.close()
+    two.close()
+    assert sorted(seen) == sorted(e.id.encode() for e in sent)  # all of them, none twice
+
+
+def test_a_consumer_skips_an_event_id_it_has_just_completed(adapter: RabbitMQBroker, names: dict[str, str]) -> None:
+    consumer = adapter.consumer(names["group"], [names["topic"]])
+    twice, new = event(5), event(6)
+    publish(adapter, names["topic"], twice)
+    consumer.complete(poll_until(consumer, 1), [])
+    publish(adapter, names["topic"], twice, new)  # a republished output, then a new event
+    later = poll_until(consumer, 1)
+    consumer.close()
+    assert [r.message.header("cloudEvents_id") for r in later] == [new.id.encode()]
+
+
+def test_a_log_reader_replays_a_topic_to_its_end_then_follows_it(
+    adapter: RabbitMQBroker, names: dict[str, str]
+) -> None:
+    publish(adapter, names["topic"], *(event(n) for n in range(3)))
+    reader = adapter.reader([names["topic"]])
+    first = list(reader.catch_up())
+    publish(adapter, names["topic"], event(3))
+    rest: list = []  # type: ignore[type-arg]
+    wait_until(lambda: bool(rest.extend(reader.catch_up()) or rest), "the new event")
+    reader.close()
+    assert [r.offset for r in first] == [0, 1, 2]  # stream offsets; the end fence is invisible
+    assert [r.message.key for r in rest] == [b"ord_3"]
+    assert len(list(adapter.replay([names["topic"]]))) == 4
+
+
+def test_the_effects_journal_survives_reopening_and_is_shared_between_instances(
+    adapter: RabbitMQBroker, names: dict[str, str]
+) -> None:
+    journal = f"{names['group']}.effects"
+    one, two = adapter.journal(journal), adapter.journal(journal)
+    one.put("charge:ord_1", '{"ok": true}')
+    assert two.get("charge:ord_1") is None
+    two.refresh()
+    assert two.get("charge:ord_1") == '{"ok": true}'
+    one.close()
+    two.close()
+    reopened = adapter.journal(journal)
+    assert reopened.get("charge:ord_1") == '{"ok": true}'
+    reopened.close()
+
+
+def test_publisher_and_consumers_recover_when_the_node_restarts(
+    own_rabbitmq: tuple[LocalRabbitMQ, RabbitMQSettings], names: dict[str, str]
+) -> None:
+    server, settings = own_rabbitmq
+    broker = RabbitMQBroker(settings)
+    consumer = broker.consumer(names["group"], [names["topic"]])
+    publisher = broker.publisher()
+    codec = broker.codec(ORDER_EVENTS)
+    publisher.publish_and_wait(OutboundRecord(names["topic"], codec.encode(event(1))), 10)
+
+    server.stop()
+    with pytest.raises(BrokerError):
+        consumer.poll(1.0, 10)
+    with pytest.raises(BrokerError):
+        publisher.publish_and_wait(OutboundRecord(names["topic"], codec.encode(event(2))), 3)
+    consumer.close()
+    server.start()
+
+    # Reconnects, and retries while the node's queues come back after its boot.
+    publisher.publish_and_wait(OutboundRecord(names["topic"], codec.encode(event(3))), 30)
+    consumer = broker.consumer(names["group"], [names["topic"]])
+    records = poll_until(consumer, 2)
+    consumer.complete(records, [])
+    consumer.close()
+    publisher.close()
+    assert [r.message.key for r in records] == [b"ord_1", b"ord_3"]  # persistent across the restart
+
+
+def test_connecting_to_a_node_that_is_not_there_fails_with_a_broker_error_after_backing_off() -> None:
+    settings = RabbitMQSettings(url="amqp://guest:guest@127.0.0.1:1/%2F", connect_timeout_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(BrokerError, match=r"cannot connect to RabbitMQ at 127\.0\.0\.1:1"):
+        RabbitMQBroker(settings).consumer("g", ["t"])
+    assert time.monotonic() - started < 5
+
+
+def test_an_unknown_exchange_is_an_error_not_a_silent_drop(adapter: RabbitMQBroker) -> None:
+    consumer = adapter.consumer("g-none", ["t-none"])
+    with pytest.raises(BrokerError):
+        consumer.complete([], [OutboundRecord("amq.nonexistent", WireMessage(b"x"))])
+    consumer.close()
