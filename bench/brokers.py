@@ -53,27 +53,38 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measured(command: list[str], timeout_s: float = 600) -> tuple[str, float]:
-    """Run a process to completion; its stdout and its own peak RSS in MiB (wait4 rusage)."""
-    with tempfile.TemporaryFile() as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, cwd=REPO,
+    """Run a process to completion; its stdout and its own peak RSS in MiB.
+
+    The peak is the kernel's high-water mark (VmHWM) of the process, sampled while it runs: it
+    belongs to the program exec'd, unlike wait4's ru_maxrss, which also counts the forked copy
+    of this (much larger) parent before the exec.
+    """
+    peak_kib = 0
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=REPO,
                                    env={**os.environ, "PYTHONPATH": str(REPO)})
         deadline = time.monotonic() + timeout_s
+        status_file = Path(f"/proc/{process.pid}/status")
         while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
+            try:
+                for line in status_file.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak_kib = max(peak_kib, int(line.split()[1]))
+            except (OSError, ValueError, IndexError):
+                pass  # exiting
+            if process.poll() is not None:
                 break
             if time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError(f"{command[:4]} timed out")
-            time.sleep(0.05)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            time.sleep(0.02)
         out.seek(0)
-        stdout = out.read().decode(errors="replace")
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:6])} failed ({process.returncode}):\n"
                            f"{stdout[-2000:]}\n{stderr[-3000:]}")
-    return stdout, usage.ru_maxrss / 1024
+    return stdout, peak_kib / 1024
 
 
 class BrokerBench:

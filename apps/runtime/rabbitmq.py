@@ -10,17 +10,19 @@ Topology (declared idempotently by whoever needs it; `declare_topics` for deploy
 - a topic `T` is a durable fanout exchange `T` bound to a durable stream `T` (the log: replays
   for event-sourced state, the effects journal, dead-letter listings);
 - consumer group `G` reading `T` owns a quorum queue `G.T` bound to exchange `T`, with an explicit
-  `x-delivery-limit` and `x-dead-letter-exchange` = G's dead-letter topic (at-least-once
-  dead-lettering), so a message that keeps killing its consumer ends in the DLQ (reason
-  `delivery_limit` in `x-death`) instead of redelivering forever (3.10's default).
+  `x-delivery-limit` (3.10's default is unlimited) and `x-dead-letter-exchange` `G.dlx`
+  (at-least-once dead-lettering) into quorum queue `G.dlx`: a message that keeps killing its
+  consumer ends there with its `x-death` history, and the group's consumers move it to the
+  dead-letter topic `G.dlq` with `dlq.*` headers (streams would drop `x-death`).
 
-Delivery: publishers use confirms, persistent messages, `mandatory` (an unroutable message is an
-error, not a silent drop) and `message_id` = CloudEvents id. Consumers ack manually after the
-batch's outputs were confirmed (`complete`); a crash before that redelivers the batch. Without
-transactions a redelivered batch may republish outputs already confirmed: their event ids are
-derived from the input's, consumers skip ids they completed recently, and the domain handlers
-are idempotent by event (see apps/README.md). A poll holding a redelivered message reports it
-as an assignment change, so the processor rebuilds state and refreshes the effects journal first.
+Delivery: publishers use confirms (many in flight, see ConfirmWindow), persistent messages,
+`mandatory` (an unroutable message is an error, not a silent drop) and `message_id` = the
+CloudEvents id. Consumers ack manually after the batch's outputs were confirmed (`complete`); a
+crash before that redelivers the batch. Without transactions a redelivered batch may republish
+outputs already confirmed: their event ids are derived from the input's, consumers skip ids they
+completed recently, and the domain handlers are idempotent by event (apps/BROKERS.md). A poll
+holding a redelivered message reports it as an assignment change, so the processor rebuilds
+state and refreshes the effects journal first. Log reads end at a fence (RabbitMQLogReader).
 """
 
 from __future__ import annotations

@@ -98,7 +98,10 @@ class RabbitMQSettings(BaseSettings):
     # failures, which the processor retries and dead-letters itself) goes to the dead-letter
     # exchange. 3.10 defaults to unlimited, 4.x to 20: always set explicitly.
     delivery_limit: int = Field(default=20, ge=1, le=1_000)
-    heartbeat_s: int = Field(default=30, ge=0, le=600)
+    # pika services heartbeats only while the adapter is called (poll/complete): a polled batch
+    # must be completed within about this long, or the broker drops the connection and
+    # redelivers the batch (lower MAX_POLL_RECORDS for slow handlers). 0 disables heartbeats.
+    heartbeat_s: int = Field(default=60, ge=0, le=600)
     connect_timeout_s: float = Field(default=10.0, gt=0)
 
 
