@@ -18,15 +18,8 @@ versions_file="$repo_root/versions.env"
 say() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { printf 'kafka.sh: error: %s\n' "$*" >&2; exit 1; }
 
-# Reads KEY=VALUE from versions.env without sourcing it (other sections are not ours to run).
-pinned() {
-  local key="$1"
-  [[ -f "$versions_file" ]] || die "$versions_file not found (it pins $key)"
-  local value
-  value="$(grep -E "^${key}=" "$versions_file" | tail -n1 | cut -d= -f2- | tr -d '"'"'"' ')"
-  [[ -n "$value" ]] || die "$key is not set in $versions_file (# Brokers section)"
-  printf '%s' "$value"
-}
+# shellcheck source=pinned.sh
+. "$here/pinned.sh"
 
 kafka_version="${KAFKA_VERSION:-$(pinned KAFKA_VERSION)}"
 log4j_version="${KAFKA_LOG4J_VERSION:-$(pinned KAFKA_LOG4J_VERSION)}"

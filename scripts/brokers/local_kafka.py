@@ -21,31 +21,22 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Runnable as a script too (python scripts/brokers/local_kafka.py): make the repo importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from scripts.brokers.installed import BrokerUnavailable, free_port, install_home, run_in_foreground
+
 KAFKA_SH = Path(__file__).resolve().parent / "kafka.sh"
 READY_LINE = "Kafka Server started"
 
 
-class KafkaUnavailable(RuntimeError):
+class KafkaUnavailable(BrokerUnavailable):
     """The broker is not installed or would not start: a set-up failure, never a skip."""
 
 
 def kafka_home() -> Path:
     """The install folder (lib/ + config/) that kafka.sh manages, or a clear set-up error."""
-    result = subprocess.run(
-        [str(KAFKA_SH), "path"], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise KafkaUnavailable(
-            "Apache Kafka is not installed for the apps tests: run `make setup` "
-            f"(or `{KAFKA_SH} install`).\n{result.stderr.strip()}"
-        )
-    return Path(result.stdout.strip())
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return install_home(KAFKA_SH, "Apache Kafka", KafkaUnavailable)
 
 
 def _cluster_id() -> str:
@@ -209,15 +200,8 @@ def main() -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="kafka-"))
     broker = LocalKafka(data_dir=data_dir)
     broker.start()
-    print(f"Kafka {broker.home.name} on {broker.bootstrap_servers} (data {data_dir}); Ctrl-C stops it")
-    try:
-        while broker.process is not None and broker.process.poll() is None:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        broker.stop()
-    return 0
+    return run_in_foreground(broker, f"Kafka {broker.home.name} on {broker.bootstrap_servers} (data {data_dir})",
+                             broker.stop)
 
 
 if __name__ == "__main__":

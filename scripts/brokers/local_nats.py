@@ -22,24 +22,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.brokers.local_kafka import free_port
+from scripts.brokers.installed import BrokerUnavailable, free_port, install_home, run_in_foreground
 
 NATS_SH = Path(__file__).resolve().parent / "nats.sh"
 
 
-class NatsUnavailable(RuntimeError):
+class NatsUnavailable(BrokerUnavailable):
     """The server is not installed or would not start: a set-up failure, never a skip."""
 
 
 def nats_home() -> Path:
     """The install folder (bin/nats-server, bin/nats), or a clear set-up error."""
-    result = subprocess.run([str(NATS_SH), "path"], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise NatsUnavailable(
-            "NATS is not installed for the apps tests: run `make setup` "
-            f"(or `{NATS_SH} install`).\n{result.stderr.strip()}"
-        )
-    return Path(result.stdout.strip())
+    return install_home(NATS_SH, "NATS", NatsUnavailable)
 
 
 @dataclass
@@ -116,17 +110,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="nats-") as data:
         server = LocalNats(data_dir=Path(data))
         server.start()
-        print(f"NATS_URL={server.url}  monitoring: {server.monitor_url}  (Ctrl-C stops it)", flush=True)
-        # SIGTERM (kill, a CI runner) stops the server too, as Ctrl-C does.
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-        try:
-            while server.process is not None and server.process.poll() is None:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.close()
-    return 0
+        return run_in_foreground(server, f"NATS_URL={server.url}  monitoring: {server.monitor_url}", server.close)
 
 
 if __name__ == "__main__":

@@ -22,24 +22,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.brokers.local_kafka import free_port
+from scripts.brokers.installed import BrokerUnavailable, free_port, install_home, run_in_foreground
 
 RABBITMQ_SH = Path(__file__).resolve().parent / "rabbitmq.sh"
 
 
-class RabbitMQUnavailable(RuntimeError):
+class RabbitMQUnavailable(BrokerUnavailable):
     """The server is not installed or would not start: a set-up failure, never a skip."""
 
 
 def rabbitmq_home() -> Path:
     """The install folder (bin/ -> server scripts, lib/ PerfTest jars), or a clear set-up error."""
-    result = subprocess.run([str(RABBITMQ_SH), "path"], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RabbitMQUnavailable(
-            "RabbitMQ is not installed for the apps tests: run `make setup` "
-            f"(or `{RABBITMQ_SH} install`).\n{result.stderr.strip()}"
-        )
-    return Path(result.stdout.strip())
+    return install_home(RABBITMQ_SH, "RabbitMQ", RabbitMQUnavailable)
 
 
 @dataclass
@@ -175,17 +169,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="rabbitmq-") as data:
         node = LocalRabbitMQ(data_dir=Path(data))
         node.start()
-        print(f"RABBITMQ_URL={node.url}  management: {node.management_url}  (Ctrl-C stops it)", flush=True)
-        # SIGTERM (kill, a CI runner) stops the server too, as Ctrl-C does.
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-        try:
-            while node.process is not None and node.process.poll() is None:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            node.close()
-    return 0
+        return run_in_foreground(node, f"RABBITMQ_URL={node.url}  management: {node.management_url}", node.close)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,8 @@ versions_file="$repo_root/versions.env"
 say() { printf 'nats.sh: %s\n' "$*" >&2; }
 die() { printf 'nats.sh: error: %s\n' "$*" >&2; exit 1; }
 
-pinned() {
-  local key="$1" value
-  [[ -f "$versions_file" ]] || die "$versions_file not found (it pins $key)"
-  value="$(grep -E "^${key}=" "$versions_file" | tail -n1 | cut -d= -f2- | tr -d '"'"'"' ')"
-  [[ -n "$value" ]] || die "$key is not set in $versions_file (# Brokers section)"
-  printf '%s' "$value"
-}
+# shellcheck source=pinned.sh
+. "$here/pinned.sh"
 
 server_version="${NATS_SERVER_VERSION:-$(pinned NATS_SERVER_VERSION)}"
 cli_version="${NATSCLI_VERSION:-$(pinned NATSCLI_VERSION)}"

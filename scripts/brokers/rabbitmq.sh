@@ -23,13 +23,8 @@ versions_file="$repo_root/versions.env"
 say() { printf 'rabbitmq.sh: %s\n' "$*" >&2; }
 die() { printf 'rabbitmq.sh: error: %s\n' "$*" >&2; exit 1; }
 
-pinned() {
-  local key="$1" value
-  [[ -f "$versions_file" ]] || die "$versions_file not found (it pins $key)"
-  value="$(grep -E "^${key}=" "$versions_file" | tail -n1 | cut -d= -f2- | tr -d '"'"'"' ')"
-  [[ -n "$value" ]] || die "$key is not set in $versions_file (# Brokers section)"
-  printf '%s' "$value"
-}
+# shellcheck source=pinned.sh
+. "$here/pinned.sh"
 
 deb_version="${RABBITMQ_DEB_VERSION:-$(pinned RABBITMQ_DEB_VERSION)}"
 server_version="${deb_version%%-*}"  # 3.10.8-1.1+deb12u1 -> 3.10.8

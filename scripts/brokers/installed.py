@@ -1,0 +1,49 @@
+"""What the three local-broker launchers share: finding an install, free ports, foreground runs."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+
+class BrokerUnavailable(RuntimeError):
+    """A broker is not installed or would not start: a set-up failure, never a skip."""
+
+
+def install_home(script: Path, what: str, error: type[BrokerUnavailable] = BrokerUnavailable) -> Path:
+    """The install folder `<script> path` prints, or a clear set-up error naming the fix."""
+    result = subprocess.run([str(script), "path"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise error(f"{what} is not installed for the apps tests: run `make setup` "
+                    f"(or `{script} install`).\n{result.stderr.strip()}")
+    return Path(result.stdout.strip())
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server(Protocol):
+    process: subprocess.Popen[bytes] | None
+
+
+def run_in_foreground(server: Server, banner: str, stop: Callable[[], None]) -> int:
+    """Print how to reach the server, wait until Ctrl-C or SIGTERM, then stop it."""
+    print(f"{banner}  (Ctrl-C stops it)", flush=True)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    try:
+        while server.process is not None and server.process.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+    return 0
