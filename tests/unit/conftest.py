@@ -1,17 +1,44 @@
-"""The two stacks evaluated once per test session under the mock monitor; tests only read them."""
+"""The two stacks evaluated once per test session under the mock monitor; tests only read them.
+
+They are evaluated against upstream artifact locations whatever the environment says (CI sets
+EVENTPLATFORM_MIRROR for the CRD schemas), so the same assertions hold everywhere; the tests of
+mirror behaviour set the variable themselves.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 
+import tests.unit.crds  # noqa: F401  (reads the mirror location before any test hides it)
+from infra.artifacts import MIRROR_ENV
 from tests.unit.harness import Recorder, run_stack
+
+
+def _upstream(stack: str) -> Recorder:
+    saved = os.environ.pop(MIRROR_ENV, None)
+    try:
+        return run_stack(stack)
+    finally:
+        if saved is not None:
+            os.environ[MIRROR_ENV] = saved
 
 
 @pytest.fixture(scope="session")
 def dev() -> Recorder:
-    return run_stack("dev")
+    return _upstream("dev")
 
 
 @pytest.fixture(scope="session")
 def prod() -> Recorder:
-    return run_stack("prod")
+    return _upstream("prod")
+
+
+@pytest.fixture(autouse=True)
+def _programs_read_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Programs run in a test see no mirror unless the test sets one (tests/unit/crds.py read it
+    at import for the CRD schemas)."""
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    yield
