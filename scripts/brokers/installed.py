@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import signal
 import socket
 import subprocess
@@ -25,10 +26,26 @@ def install_home(script: Path, what: str, error: type[BrokerUnavailable] = Broke
     return Path(result.stdout.strip())
 
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel hands to an outgoing connection
+# between our check and the server's bind would otherwise make the server fail to start.
+_PORT_RANGE = (20000, 32000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on, never handed out twice by this process."""
+    for _ in range(200):
+        port = random.randrange(*_PORT_RANGE)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise BrokerUnavailable(f"no free loopback port in {_PORT_RANGE[0]}-{_PORT_RANGE[1]}")
 
 
 class Server(Protocol):
