@@ -28,7 +28,11 @@ from apps.runtime.envelope import (
     PARTITION_KEY,
     ContentMode,
     Envelope,
+    WireEvent,
     WireMessage,
+    attributes_of,
+    require_v1_attributes,
+    text_or_none,
 )
 from apps.runtime.events import EventRegistry, MalformedEvent
 
@@ -82,11 +86,10 @@ class HeaderBindingCodec:
                 headers.append((prefix + CAUSATION_ID, envelope.causation_id.encode()))
             headers.append((CONTENT_TYPE, _JSON_BYTES))
             return WireMessage(value=envelope.payload.model_dump_json().encode(), key=key, headers=tuple(headers))
-        attributes = _attributes_of(envelope)
+        attributes = attributes_of(envelope)
         if envelope.key is not None:
             attributes[PARTITION_KEY] = envelope.key
-        attributes["datacontenttype"] = JSON
-        body = self._format.write(_Event(attributes, envelope.payload.model_dump(mode="json")))
+        body = self._format.write(WireEvent(attributes, envelope.payload.model_dump(mode="json"), validate=False))
         return WireMessage(value=body, key=key, headers=((CONTENT_TYPE, STRUCTURED_JSON.encode()),))
 
     # -- decode --------------------------------------------------------------------------------
@@ -99,18 +102,18 @@ class HeaderBindingCodec:
             raise
         except (BaseCloudEventException, ValueError, TypeError, KeyError, AttributeError) as error:
             raise MalformedEvent(f"not a CloudEvent: {type(error).__name__}: {error}") from error
-        _require_v1(attributes)
+        require_v1_attributes(attributes)
         payload = self.registry.parse(attributes["type"], data)
-        key = wire.key.decode("utf-8", "replace") if wire.key else _optional(attributes.get(PARTITION_KEY))
+        key = wire.key.decode("utf-8", "replace") if wire.key else text_or_none(attributes.get(PARTITION_KEY))
         return Envelope(
             payload=payload,
             source=str(attributes["source"]),
             id=str(attributes["id"]),
             time=_time(attributes.get("time")) or datetime.now(UTC),
             key=key,
-            subject=_optional(attributes.get("subject")),
-            correlation_id=_optional(attributes.get(CORRELATION_ID)),
-            causation_id=_optional(attributes.get(CAUSATION_ID)),
+            subject=text_or_none(attributes.get("subject")),
+            correlation_id=text_or_none(attributes.get(CORRELATION_ID)),
+            causation_id=text_or_none(attributes.get(CAUSATION_ID)),
         )
 
     def _read(self, wire: WireMessage) -> tuple[dict[str, Any], Any]:
@@ -126,7 +129,7 @@ class HeaderBindingCodec:
             elif name.lower() == CONTENT_TYPE:
                 content_type = raw.decode()
         if content_type is not None and content_type.startswith("application/cloudevents"):
-            event = self._format.read(_Event, wire.value)
+            event = self._format.read(WireEvent, wire.value)
             return event.get_attributes(), event.get_data()
         if not attributes:
             raise MalformedEvent("not a CloudEvent: no CloudEvents headers and not structured mode")
@@ -150,64 +153,6 @@ class NatsCodec(HeaderBindingCodec):
     accepted_prefixes = ("ce-",)
 
 
-class _Event:
-    """The SDK's `BaseCloudEvent` protocol over a plain attribute dict (no re-validation)."""
-
-    def __init__(self, attributes: dict[str, Any], data: Any = None) -> None:
-        self._attributes = attributes
-        self._data = data
-
-    def get_attributes(self) -> dict[str, Any]:
-        return self._attributes
-
-    def get_data(self) -> Any:
-        return self._data
-
-    def get_id(self) -> str:
-        return str(self._attributes["id"])
-
-    def get_source(self) -> str:
-        return str(self._attributes["source"])
-
-    def get_type(self) -> str:
-        return str(self._attributes["type"])
-
-    def get_specversion(self) -> str:
-        return str(self._attributes["specversion"])
-
-    def get_datacontenttype(self) -> str | None:
-        return self._attributes.get("datacontenttype")
-
-    def get_dataschema(self) -> str | None:
-        return self._attributes.get("dataschema")
-
-    def get_subject(self) -> str | None:
-        return self._attributes.get("subject")
-
-    def get_time(self) -> datetime | None:
-        return self._attributes.get("time")
-
-    def get_extension(self, extension_name: str) -> Any:
-        return self._attributes.get(extension_name)
-
-
-def _attributes_of(envelope: Envelope) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
-        "id": envelope.id,
-        "source": envelope.source,
-        "type": envelope.type,
-        "specversion": "1.0",
-        "time": envelope.time,
-    }
-    if envelope.subject:
-        attributes["subject"] = envelope.subject
-    if envelope.correlation_id:
-        attributes[CORRELATION_ID] = envelope.correlation_id
-    if envelope.causation_id:
-        attributes[CAUSATION_ID] = envelope.causation_id
-    return attributes
-
-
 def _text(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
@@ -225,16 +170,3 @@ def _time(value: object) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError as error:
         raise MalformedEvent(f"not a CloudEvent: time {text!r} is not RFC 3339") from error
-
-
-def _require_v1(attributes: dict[str, Any]) -> None:
-    if attributes.get("specversion") != "1.0":
-        raise MalformedEvent(f"specversion must be '1.0', got {attributes.get('specversion')!r}")
-    for name in ("id", "source", "type"):
-        value = attributes.get(name)
-        if not isinstance(value, str) or not value:
-            raise MalformedEvent(f"required CloudEvents attribute {name!r} is missing or empty")
-
-
-def _optional(value: object) -> str | None:
-    return None if value is None else str(value)

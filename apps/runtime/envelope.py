@@ -125,17 +125,17 @@ class KafkaCodec:
         self._format = _PayloadBytesFormat()
 
     def encode(self, envelope: Envelope) -> WireMessage:
-        attributes = _attributes_of(envelope)
+        attributes = attributes_of(envelope)
         key = envelope.key.encode() if envelope.key is not None else None
         if self.mode is ContentMode.BINARY:
             # Already-serialised JSON bytes pass through the binding unchanged. The partition
             # key travels as the record key only (the binding maps it back on decode), not
             # also as a header: every header costs kafka-python time on both ends.
-            event = _WireEvent(attributes, envelope.payload.model_dump_json().encode(), validate=False)
+            event = WireEvent(attributes, envelope.payload.model_dump_json().encode(), validate=False)
             message = ce_kafka.to_binary(event, self._format, _no_key)
         else:
             attributes[PARTITION_KEY] = envelope.key
-            event = _WireEvent(attributes, envelope.payload.model_dump(mode="json"), validate=False)
+            event = WireEvent(attributes, envelope.payload.model_dump(mode="json"), validate=False)
             message = ce_kafka.to_structured(event, self._format, _no_key)
         return WireMessage(value=message.value, key=key, headers=tuple(message.headers.items()))
 
@@ -149,10 +149,10 @@ class KafkaCodec:
             source=attributes["source"],
             id=attributes["id"],
             time=attributes.get("time") or datetime.now(UTC),
-            key=_text_or_none(attributes.get(PARTITION_KEY)),
+            key=text_or_none(attributes.get(PARTITION_KEY)),
             subject=attributes.get("subject"),
-            correlation_id=_text_or_none(attributes.get(CORRELATION_ID)),
-            causation_id=_text_or_none(attributes.get(CAUSATION_ID)),
+            correlation_id=text_or_none(attributes.get(CORRELATION_ID)),
+            causation_id=text_or_none(attributes.get(CAUSATION_ID)),
         )
 
     def _to_cloudevent(self, wire: WireMessage) -> BaseCloudEvent:
@@ -166,9 +166,9 @@ class KafkaCodec:
         binary = ID_HEADER in headers or any(name.lower().startswith("ce_") for name in headers)
         try:
             if binary:
-                event = ce_kafka.from_binary(message, self._format, _WireEvent)
+                event = ce_kafka.from_binary(message, self._format, WireEvent)
             else:
-                event = ce_kafka.from_structured(message, self._format, _WireEvent)
+                event = ce_kafka.from_structured(message, self._format, WireEvent)
             if time_header is not None:
                 event.get_attributes()["time"] = datetime.fromisoformat(time_header.decode())
         except (BaseCloudEventException, ValueError, TypeError, KeyError, AttributeError) as error:
@@ -187,7 +187,7 @@ class _PayloadBytesFormat(JSONFormat):
         return body or None
 
 
-class _WireEvent:
+class WireEvent:
     """A CloudEvents 1.0 event as the SDK's `BaseCloudEvent` protocol sees it.
 
     The SDK's own `CloudEvent` re-validates every attribute on construction; envelopes we build
@@ -199,7 +199,7 @@ class _WireEvent:
         self, attributes: dict[str, Any], data: dict[str, Any] | str | bytes | None = None, *, validate: bool = True
     ) -> None:
         if validate:
-            _require_v1_attributes(attributes)
+            require_v1_attributes(attributes)
         self._attributes = attributes
         self._data = data
 
@@ -237,7 +237,7 @@ class _WireEvent:
         return self._attributes
 
 
-def _require_v1_attributes(attributes: dict[str, Any]) -> None:
+def require_v1_attributes(attributes: dict[str, Any]) -> None:
     if attributes.get("specversion") != "1.0":
         raise MalformedEvent(f"specversion must be '1.0', got {attributes.get('specversion')!r}")
     for name in ("id", "source", "type"):
@@ -246,7 +246,7 @@ def _require_v1_attributes(attributes: dict[str, Any]) -> None:
             raise MalformedEvent(f"required CloudEvents attribute {name!r} is missing or empty")
 
 
-def _attributes_of(envelope: Envelope) -> dict[str, Any]:
+def attributes_of(envelope: Envelope) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "id": envelope.id,
         "source": envelope.source,
@@ -268,5 +268,5 @@ def _no_key(event: BaseCloudEvent) -> None:
     return None  # the record key is set from Envelope.key directly
 
 
-def _text_or_none(value: object) -> str | None:
+def text_or_none(value: object) -> str | None:
     return None if value is None else str(value)
