@@ -180,7 +180,7 @@ def latency_runtime(job: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     reader = threading.Thread(target=lambda: result.update(consume_runtime(job)))
     reader.start()
-    time.sleep(2)  # the consumer is subscribed before the clock starts
+    time.sleep(1)  # the consumer is subscribed before the clock starts (its queue/stream exists already)
     produce_runtime(job, paced(job["rate"], job["count"]))
     reader.join()
     return result
@@ -346,7 +346,7 @@ def latency_plain(job: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     reader = threading.Thread(target=lambda: result.update(consume(job)))
     reader.start()
-    time.sleep(2)
+    time.sleep(1)
     produce(job, paced(job["rate"], job["count"]))
     reader.join()
     return result

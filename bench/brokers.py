@@ -94,7 +94,7 @@ class BrokerBench:
         self.url = url
         self.rounds = 2 if quick else 3
         self.events = 3_000 if quick else 8_000
-        self.rate, self.latency_events = 200, 600 if quick else 1_500
+        self.rate, self.latency_events = 200, 400 if quick else 600
 
     # topology and data for a round
     def fresh(self) -> tuple[str, str]:
@@ -168,7 +168,7 @@ class RabbitMQBench(BrokerBench):
         """PerfTest: one producer, one consumer, a quorum queue, persistent messages, publisher
         confirms (up to 100 outstanding), manual acks (multi-ack every 50), 200-byte bodies."""
         lib = self.server.home / "lib"
-        seconds = 10 if self.rounds == 2 else 20
+        seconds = 6 if self.rounds == 2 else 8
         command = ["java", "-Xmx256m", "-cp", f"{lib}/*", "com.rabbitmq.perf.PerfTest", "-h", self.url,
                    "--quorum-queue", "--queue", f"perftest-{uuid.uuid4().hex[:6]}", "--flag", "persistent",
                    "--confirm", "100", "--multi-ack-every", "50", "--qos", "500", "--size", "200",

@@ -246,7 +246,7 @@ def latency_plain(settings: KafkaSettings, topic: str, rate: int, count: int) ->
     result: list[Run] = []
     reader = threading.Thread(target=lambda: result.append(consume_plain(settings, topic, count, latency=True)))
     reader.start()
-    time.sleep(3)  # let the consumer join before the clock starts
+    time.sleep(2)  # let the consumer join before the clock starts (the broker has no rebalance delay)
     producer = KafkaProducer(**client_options(settings), **durable_producer_options())
     for seq in paced(rate, count):
         fields = payload_fields(seq)
@@ -262,7 +262,7 @@ def latency_runtime(settings: KafkaSettings, topic: str, rate: int, count: int) 
     result: list[Run] = []
     reader = threading.Thread(target=lambda: result.append(consume_runtime(settings, topic, count, latency=True)))
     reader.start()
-    time.sleep(3)
+    time.sleep(2)
     publisher = EventPublisher(KafkaBroker(settings).publisher(), KafkaCodec(REGISTRY), Metrics("bench"))
     for seq in paced(rate, count):
         fields = payload_fields(seq)

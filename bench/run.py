@@ -54,11 +54,20 @@ class Bench:
         self.broker = broker
         self.settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers)
         self.rounds = 2 if quick else 5
-        self.events = 5_000 if quick else 10_000
-        self.rate, self.latency_events = 500, 1_500 if quick else 2_500
+        self.events = 4_000 if quick else 8_000
+        self.rate, self.latency_events = 500, 1_000 if quick else 1_500
         self.java_events = 100_000 if quick else 200_000
         self.admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
         self._topics = 0
+        self.phases: dict[str, float] = {}
+
+    def timed(self, phase: str, measure: Callable[[], Any]) -> Any:
+        """Run one phase, noting its wall time (the JSON reports where the minutes go)."""
+        started = time.monotonic()
+        try:
+            return measure()
+        finally:
+            self.phases[phase] = round(time.monotonic() - started, 1)
 
     def topic(self, partitions: int = 3) -> str:
         self._topics += 1
@@ -66,16 +75,6 @@ class Bench:
         self.admin.create_topics({name: {"num_partitions": partitions, "replication_factor": 1}},
                                  wait_for_metadata=True)
         return name
-
-    def alternate(self, runs: dict[str, Callable[[], loops.Run]]) -> dict[str, list[loops.Run]]:
-        """Each round runs every path once, back to back, swapping who goes first each round,
-        so a change in background load hits both paths of a round alike."""
-        results: dict[str, list[loops.Run]] = {name: [] for name in runs}
-        names = list(runs)
-        for round_number in range(self.rounds):
-            for name in names if round_number % 2 == 0 else reversed(names):
-                results[name].append(runs[name]())
-        return results
 
     def producers(self) -> dict[str, list[loops.Run]]:
         results: dict[str, list[loops.Run]] = {"plain": [], "runtime": []}
@@ -86,16 +85,18 @@ class Bench:
         return results
 
     def consumers(self) -> dict[str, list[loops.Run]]:
-        # Both read CloudEvents written by the runtime; the plain loop json-decodes each value.
-        def filled() -> str:
+        """Per round one topic, filled by the runtime; both paths read all of it (each in its
+        own consumer group, first reader swapped every round). The plain loop json-decodes each
+        value."""
+        results: dict[str, list[loops.Run]] = {"plain": [], "runtime": []}
+        readers = {"plain": loops.consume_plain, "runtime": loops.consume_runtime}
+        for round_number in range(self.rounds):
             topic = self.topic()
             loops.produce_runtime(self.settings, topic, self.events)
-            return topic
-
-        return self.alternate({
-            "plain": lambda: loops.consume_plain(self.settings, filled(), self.events),
-            "runtime": lambda: loops.consume_runtime(self.settings, filled(), self.events),
-        })
+            order = ["plain", "runtime"] if round_number % 2 == 0 else ["runtime", "plain"]
+            for name in order:
+                results[name].append(readers[name](self.settings, topic, self.events))
+        return results
 
     def latencies(self) -> dict[str, loops.Run]:
         warmup = self.latency_events // 10  # the first events also pay for connection set-up
@@ -194,14 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         broker.start()
         try:
             bench = Bench(broker, args.quick)
-            producers, consumers = bench.producers(), bench.consumers()
-            latencies, java = bench.latencies(), bench.java()
+            producers = bench.timed("producers", bench.producers)
+            consumers = bench.timed("consumers", bench.consumers)
+            latencies = bench.timed("latencies", bench.latencies)
+            java = bench.timed("java", bench.java)
         finally:
             broker.stop()
     summary = summarise(producers, consumers, latencies, java)
     summary.update(
         when=datetime.now(UTC).isoformat(timespec="seconds"), seconds=round(time.monotonic() - began, 1),
-        kafka=broker.home.name, python=platform.python_version(), events=bench.events, rounds=bench.rounds,
+        phases_s=bench.phases, kafka=broker.home.name, python=platform.python_version(), events=bench.events,
+        rounds=bench.rounds,
         latency_rate_per_s=bench.rate, cpus=len(os.sched_getaffinity(0)), load_average=os.getloadavg(),
     )
     print_table(summary, bench.rate)

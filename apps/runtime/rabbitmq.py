@@ -167,7 +167,8 @@ def wire_of(properties: BasicProperties, body: bytes, routing_key: str) -> WireM
     for name, value in (properties.headers or {}).items():
         if name.startswith("x-"):
             continue  # broker bookkeeping (x-death, x-stream-offset), not the record's headers
-        headers.append((name, _bytes(value)))
+        # (str first: pika decodes AMQP long strings to str, and this runs per header)
+        headers.append((name, value.encode("utf-8", "surrogateescape") if type(value) is str else _bytes(value)))
     if properties.content_type:
         headers.append((CONTENT_TYPE, properties.content_type.encode()))
     death = _first_death(properties)
@@ -213,6 +214,10 @@ def _death_headers(death: dict[str, Any]) -> list[tuple[str, bytes]]:
     ]
 
 
+class Refused(BrokerError):
+    """The broker nacked a publish or returned it as unroutable: resending would not help."""
+
+
 class ConfirmWindow:
     """Publisher confirms with many messages in flight, on a BlockingConnection.
 
@@ -228,7 +233,8 @@ class ConfirmWindow:
         self.channel = connection.channel()
         self._async = self.channel._impl  # pika's Channel: publishes without waiting
         self._published = 0
-        self._outstanding: set[int] = set()
+        # Published, not yet confirmed, by delivery tag (ascending): what a reconnect resends.
+        self._unconfirmed: dict[int, OutboundRecord] = {}
         self._failures: list[str] = []
         selected: list[bool] = []
         self._async.add_on_return_callback(self._on_return)
@@ -241,10 +247,20 @@ class ConfirmWindow:
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
-        tags = {t for t in self._outstanding if t <= method.delivery_tag} if method.multiple else {method.delivery_tag}
-        self._outstanding -= tags
+        settled = 0
+        if method.multiple:
+            # Tags are ascending in the dict: pop from the front up to the confirmed one
+            # (amortised O(1) per message; scanning every outstanding tag per confirm was not).
+            while self._unconfirmed:
+                first = next(iter(self._unconfirmed))
+                if first > method.delivery_tag:
+                    break
+                del self._unconfirmed[first]
+                settled += 1
+        elif self._unconfirmed.pop(method.delivery_tag, None) is not None:
+            settled = 1
         if isinstance(method, Basic.Nack):
-            self._failures.append(f"the broker nacked {len(tags)} message(s)")
+            self._failures.append(f"the broker nacked {settled} message(s)")
 
     def _on_return(self, channel: Any, method: Basic.Return, properties: BasicProperties, body: bytes) -> None:
         self._failures.append(f"unroutable: {method.exchange} ({method.reply_text})")
@@ -254,23 +270,26 @@ class ConfirmWindow:
         self._async.basic_publish(record.topic, routing_key_of(message), message.value, properties_of(message),
                                   mandatory=True)
         self._published += 1
-        self._outstanding.add(self._published)
+        self._unconfirmed[self._published] = record
 
-    def wait(self, timeout_s: float = 30.0) -> None:
-        """Return once everything published is confirmed; BrokerError on nack, return or timeout.
-        (A return precedes its message's ack, so no failure can be pending once all are acked.)"""
+    def unconfirmed(self) -> list[OutboundRecord]:
+        return list(self._unconfirmed.values())
+
+    def wait(self, timeout_s: float = 30.0, keep: int = 0) -> None:
+        """Return once at most `keep` publishes are unconfirmed (0: all confirmed); BrokerError
+        on nack, return or timeout. (A return precedes its message's ack, so no failure can be
+        pending once all are acked.)"""
         deadline = time.monotonic() + timeout_s
-        while self._outstanding and not self._failures:
+        while len(self._unconfirmed) > keep and not self._failures:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise BrokerError(f"{len(self._outstanding)} publishes unconfirmed after {timeout_s}s")
+                raise BrokerError(f"{len(self._unconfirmed)} publishes unconfirmed after {timeout_s}s")
             # Confirms reach the async channel's callback, which does not end a blocking wait:
             # poll in short steps instead.
             self._connection.process_data_events(time_limit=min(remaining, CONFIRM_POLL_S))
         failures, self._failures = self._failures, []
         if failures:
-            self._outstanding.clear()
-            raise BrokerError("; ".join(failures))
+            raise Refused("; ".join(failures))
 
 
 # -- publisher -----------------------------------------------------------------------------------
@@ -279,9 +298,10 @@ class ConfirmWindow:
 class RabbitMQPublisher(Publisher):
     """Confirmed, persistent publishing; reconnects (with backoff) after a broker failure.
 
-    `publish` queues and sends in batches of up to BATCH (confirmed together, see ConfirmWindow)
-    once a batch is full or LINGER_S old; `flush` sends the rest and waits for every confirm;
-    `publish_and_wait` sends at once.
+    `publish` queues and sends in batches of up to BATCH once a batch is full or LINGER_S old,
+    keeping up to BATCH more unconfirmed in flight meanwhile (see ConfirmWindow); `flush` sends
+    the rest and waits for every confirm; `publish_and_wait` sends at once. A nack or an
+    unroutable message surfaces from the next `flush`.
     Heartbeats are off on this connection: between publishes nothing services it (a blocking
     client), and a dead connection is found by the next publish anyway, which reconnects.
     """
@@ -304,7 +324,7 @@ class RabbitMQPublisher(Publisher):
             # Sent when a batch is full or its first record has waited LINGER_S (Kafka's
             # linger.ms): a steady trickle is not held back, a burst is confirmed in bulk.
             if len(self._queued) >= BATCH or time.monotonic() - self._first_queued_at >= LINGER_S:
-                self._send_queued(self._settings.connect_timeout_s + SEND_TIMEOUT_S)
+                self._send_queued(self._settings.connect_timeout_s + SEND_TIMEOUT_S, keep=BATCH)
 
     def publish_and_wait(self, record: OutboundRecord, timeout_s: float = 30.0) -> None:
         with self._lock:
@@ -321,34 +341,46 @@ class RabbitMQPublisher(Publisher):
         if failed is not None:
             raise BrokerError(f"a publish failed: {failed}") from failed
 
-    def _send_queued(self, timeout_s: float) -> None:
+    def _send_queued(self, timeout_s: float, keep: int = 0) -> None:
         records, self._queued = self._queued, []
-        if records:
-            try:
-                self._send(records, timeout_s)
-            except BrokerError as error:
-                self._error = self._error or error
+        if not records and (keep > 0 or self._window is None):
+            return  # nothing to send, and nothing sent that awaits its confirm
+        try:
+            self._send(records, timeout_s, keep)
+        except BrokerError as error:
+            self._error = self._error or error
 
-    def _send(self, records: Sequence[OutboundRecord], timeout_s: float) -> None:
-        """Publish and confirm `records`; after a connection or channel failure (broker
-        restarting, queues not yet back) reconnect and resend with backoff until `timeout_s`
-        is spent. A resent message may be stored twice: consumers drop repeated event ids."""
+    def _send(self, records: Sequence[OutboundRecord], timeout_s: float, keep: int = 0) -> None:
+        """Publish `records`, then wait until at most `keep` publishes are unconfirmed: `publish`
+        keeps up to BATCH in flight (a burst is never stopped to wait for every confirm), `flush`
+        waits for all. After a connection or channel failure (broker restarting, queues not yet
+        back) reconnect and resend everything unconfirmed, with backoff, until `timeout_s` is
+        spent. A resent message may be stored twice: consumers drop repeated event ids. A nack
+        or an unroutable message is not retried: it fails at once."""
         deadline = time.monotonic() + timeout_s
         delay = 0.1
+        pending = list(records)
         while True:
+            window: ConfirmWindow | None = None
+            sent = 0
             try:
                 window = self._open(max(0.5, deadline - time.monotonic()))
-                for topic in {record.topic for record in records} - self._declared:
+                for topic in {record.topic for record in pending} - self._declared:
                     declare_topic(window.channel, topic)
                     self._declared.add(topic)
-                for record in records:
+                for record in pending:
                     window.publish(record)
-                window.wait(max(0.5, deadline - time.monotonic()))
+                    sent += 1
+                window.wait(max(0.5, deadline - time.monotonic()), keep=keep)
                 return
+            except Refused:
+                raise
             except (BrokerError, *AMQP_ERRORS) as error:
+                # What the lost connection never confirmed goes out again on the next one.
+                pending = (window.unconfirmed() if window is not None else []) + pending[sent:]
                 self._drop()
                 if time.monotonic() + delay > deadline:
-                    raise BrokerError(f"publishing {len(records)} message(s) failed: {error!r}") from error
+                    raise BrokerError(f"publishing {len(pending)} message(s) failed: {error!r}") from error
                 time.sleep(random.uniform(delay / 2, delay))
                 delay = min(delay * 2, 2.0)
 
@@ -395,7 +427,8 @@ class RabbitMQConsumer(Consumer):
         self._delivery_limit = settings.delivery_limit
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._declared: set[str] = set()
-        self._held: set[int] = set()  # delivery tags polled and not yet acknowledged
+        # Delivery tags polled and not yet acknowledged, with their message ids (the event ids).
+        self._held: dict[int, str | None] = {}
         self._healthy = False
         self._connection = connect(settings)
         try:
@@ -480,7 +513,7 @@ class RabbitMQConsumer(Consumer):
                 self._channel.basic_ack(method.delivery_tag)  # completed here already: a duplicate
                 continue
             redelivered = redelivered or bool(method.redelivered)
-            self._held.add(method.delivery_tag)
+            self._held[method.delivery_tag] = properties.message_id
             records.append(InboundRecord(
                 topic=method.exchange,
                 partition=0,
@@ -501,15 +534,15 @@ class RabbitMQConsumer(Consumer):
             for output in outputs:
                 self._window.publish(output)
             self._window.wait(SEND_TIMEOUT_S)
+            event_ids = [self._held.get(record.offset) for record in records]
             self._ack([record.offset for record in records])
             self._connection.process_data_events(time_limit=0)  # put the acks on the wire
         except AMQP_ERRORS as error:
             self._healthy = False
             raise BrokerError(f"completing {len(records)} records failed: {error!r}") from error
-        for record in records:
-            event_id = record.message.header("cloudEvents_id")
+        for event_id in event_ids:
             if event_id is not None:
-                self._recent[event_id.decode("utf-8", "replace")] = None
+                self._recent[event_id] = None
         while len(self._recent) > RECENT_IDS:
             self._recent.popitem(last=False)
 
@@ -524,7 +557,8 @@ class RabbitMQConsumer(Consumer):
         else:
             for tag in tags:
                 self._channel.basic_ack(tag)
-        self._held -= done
+        for tag in done:
+            self._held.pop(tag, None)
 
     def is_ready(self) -> bool:
         return self._healthy and self._connection.is_open and self._channel.is_open

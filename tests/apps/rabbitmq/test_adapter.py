@@ -256,3 +256,23 @@ def test_an_unknown_exchange_is_an_error_not_a_silent_drop(adapter: RabbitMQBrok
     with pytest.raises(BrokerError):
         consumer.complete([], [OutboundRecord("amq.nonexistent", WireMessage(b"x"))])
     consumer.close()
+
+
+def test_an_unroutable_publish_in_a_burst_fails_the_next_flush(
+    adapter: RabbitMQBroker, rabbitmq: RabbitMQUnderTest, names: dict[str, str]
+) -> None:
+    # The publisher keeps a window of unconfirmed publishes rather than waiting per batch, so a
+    # return can arrive after `publish` went on: it must still surface, from `flush`.
+    publisher, codec = adapter.publisher(), adapter.codec(ORDER_EVENTS)
+    try:
+        publisher.publish_and_wait(OutboundRecord(names["topic"], codec.encode(event(0))), 10)
+        connection = pika.BlockingConnection(pika.URLParameters(rabbitmq.settings.url))
+        connection.channel().queue_delete(names["topic"])  # the topic's stream: nothing is bound now
+        connection.close()
+        for n in range(1, 50):
+            publisher.publish(OutboundRecord(names["topic"], codec.encode(event(n))))
+        with pytest.raises(BrokerError, match="unroutable"):
+            publisher.flush(10)
+        publisher.flush(10)  # reported once; nothing else outstanding
+    finally:
+        publisher.close()
