@@ -55,8 +55,8 @@ class Bench:
         self.settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers)
         self.rounds = 2 if quick else 5
         self.events = 4_000 if quick else 8_000
-        self.rate, self.latency_events = 500, 1_000 if quick else 1_500
-        self.java_events = 100_000 if quick else 200_000
+        self.rate, self.latency_events = 500, 800 if quick else 1_000
+        self.java_events = 60_000 if quick else 120_000
         self.admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
         self._topics = 0
         self.phases: dict[str, float] = {}
