@@ -167,8 +167,7 @@ def wire_of(properties: BasicProperties, body: bytes, routing_key: str) -> WireM
     for name, value in (properties.headers or {}).items():
         if name.startswith("x-"):
             continue  # broker bookkeeping (x-death, x-stream-offset), not the record's headers
-        # (str first: pika decodes AMQP long strings to str, and this runs per header)
-        headers.append((name, value.encode("utf-8", "surrogateescape") if type(value) is str else _bytes(value)))
+        headers.append((name, _bytes(value)))
     if properties.content_type:
         headers.append((CONTENT_TYPE, properties.content_type.encode()))
     death = _first_death(properties)
@@ -179,10 +178,11 @@ def wire_of(properties: BasicProperties, body: bytes, routing_key: str) -> WireM
 
 
 def _bytes(value: Any) -> bytes:
-    if isinstance(value, bytes):
-        return value
+    # str first: pika decodes AMQP long strings to str, and this runs for every header.
     if isinstance(value, str):
         return value.encode("utf-8", "surrogateescape")
+    if isinstance(value, bytes):
+        return value
     return str(value).encode()
 
 
