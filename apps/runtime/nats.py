@@ -64,6 +64,7 @@ from apps.runtime.adapter import (
 from apps.runtime.bindings import NatsCodec
 from apps.runtime.envelope import ContentMode, WireMessage
 from apps.runtime.events import EventRegistry
+from apps.runtime.jetstream_publish import AckCollector, Burst
 from apps.runtime.jetstream_pull import Puller
 from apps.runtime.settings import NatsSettings
 
@@ -224,9 +225,9 @@ class NatsPublisher(Publisher):
 
     `publish` hands records to the event-loop thread in bursts: one cross-thread wake-up drains
     whatever the caller queued meanwhile, so a fast producer pays for the hand-over once per
-    burst, not per event. A burst goes out through nats-py's `publish_async` (one reply inbox
-    for all PubAcks, no task or timer per message), in order, and is settled as a whole once
-    every PubAck arrived (any error or a missing ack within PUBLISH_TIMEOUT_S fails `flush`).
+    burst, not per event. A burst goes out in order with its PubAcks collected on one reply
+    subscription (apps/runtime/jetstream_publish.py), and is settled as a whole once every
+    PubAck arrived (any error, or a missing ack within PUBLISH_TIMEOUT_S, fails `flush`).
     Up to MAX_IN_FLIGHT publishes are queued or unacknowledged at a time.
     """
 
@@ -234,7 +235,9 @@ class NatsPublisher(Publisher):
         self._loop = _Loop("nats-publisher")
         self._client: NatsClient = self._loop.run(connect(settings, "publisher"), settings.connect_timeout_s + 5,
                                                   "connecting")
-        self._js = self._client.jetstream(publish_async_max_pending=MAX_IN_FLIGHT)
+        self._js = self._client.jetstream()
+        self._acks = AckCollector(self._client)
+        self._loop.run(self._acks.start(), PUBLISH_TIMEOUT_S, "subscribing to publish acknowledgements")
         self._streams: set[str] = set()
         self._cond = threading.Condition()
         self._queued: deque[OutboundRecord] = deque()
@@ -276,19 +279,25 @@ class NatsPublisher(Publisher):
         self._loop.loop.create_task(self._send_burst(records))
 
     async def _send_burst(self, records: list[OutboundRecord]) -> None:
+        burst = Burst(len(records))
         error: BaseException | None = None
         try:
             if self._sending is None:
                 self._sending = asyncio.Lock()
-            # publish_async may wait (buffer full, too many pending): the lock keeps a later
-            # burst from overtaking this one meanwhile.
+            # Publishing may wait (the client's buffer is full): the lock keeps a later burst
+            # from overtaking this one meanwhile.
             async with self._sending:
-                acks = [await self._js.publish_async(record.topic, record.message.value,
-                                                     headers=headers_of(record.message))
-                        for record in records]
-            results = await asyncio.wait_for(asyncio.gather(*acks, return_exceptions=True), PUBLISH_TIMEOUT_S)
-            error = next((result for result in results if isinstance(result, BaseException)), None)
-        except (Exception, asyncio.CancelledError) as failure:  # timed out, disconnected, cancelled
+                for record in records:
+                    await self._acks.publish(burst, record.topic, record.message.value, headers_of(record.message))
+            await asyncio.wait_for(burst.settled.wait(), PUBLISH_TIMEOUT_S)
+            if burst.error is not None:
+                error = BrokerError(burst.error)
+        except TimeoutError:
+            self._acks.forget(burst)
+            error = BrokerError(f"{burst.unacknowledged} of {len(records)} publishes unacknowledged "
+                                f"after {PUBLISH_TIMEOUT_S}s")
+        except (Exception, asyncio.CancelledError) as failure:  # disconnected, closing
+            self._acks.forget(burst)
             error = failure
         with self._cond:
             if error is not None:
