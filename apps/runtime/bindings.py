@@ -63,6 +63,10 @@ class HeaderBindingCodec:
         self.registry = registry
         self.mode = mode
         self._format = JSONFormat()
+        # Prefix lookup by slicing, per distinct prefix length (one for either binding): a
+        # startswith per prefix per header was a tenth of a consumer's time per event.
+        self._prefix_lengths = sorted({len(prefix) for prefix in self.accepted_prefixes})
+        self._prefixes = frozenset(self.accepted_prefixes)
 
     # -- encode --------------------------------------------------------------------------------
 
@@ -119,15 +123,15 @@ class HeaderBindingCodec:
     def _read(self, wire: WireMessage) -> tuple[dict[str, Any], Any]:
         content_type: str | None = None
         attributes: dict[str, Any] = {}
-        prefixes = self.accepted_prefixes
+        prefixes, lengths = self._prefixes, self._prefix_lengths
         for name, raw in wire.headers:
-            if name.startswith(prefixes):
-                for prefix in prefixes:
-                    if name.startswith(prefix):
-                        attributes[name[len(prefix):]] = raw.decode()
-                        break
-            elif name.lower() == CONTENT_TYPE:
-                content_type = raw.decode()
+            for length in lengths:
+                if name[:length] in prefixes:
+                    attributes[name[length:]] = raw.decode()
+                    break
+            else:
+                if name == CONTENT_TYPE or name.lower() == CONTENT_TYPE:
+                    content_type = raw.decode()
         if content_type is not None and content_type.startswith("application/cloudevents"):
             event = self._format.read(WireEvent, wire.value)
             return event.get_attributes(), event.get_data()

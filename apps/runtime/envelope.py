@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
@@ -52,18 +52,38 @@ class ContentMode(StrEnum):
     STRUCTURED = "structured"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Envelope:
-    """One event: CloudEvents context attributes plus a typed payload."""
+    """One event: CloudEvents context attributes plus a typed payload. Immutable; a new event
+    gets a fresh id and the current time unless they are given."""
 
     payload: EventPayload
     source: str
-    id: str = field(default_factory=new_event_id)
-    time: datetime = field(default_factory=lambda: datetime.now(UTC))
-    key: str | None = None
-    subject: str | None = None
-    correlation_id: str | None = None
-    causation_id: str | None = None
+    id: str
+    time: datetime
+    key: str | None
+    subject: str | None
+    correlation_id: str | None
+    causation_id: str | None
+
+    def __init__(
+        self,
+        payload: EventPayload,
+        source: str,
+        id: str | None = None,
+        time: datetime | None = None,
+        key: str | None = None,
+        subject: str | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> None:
+        # One dict update instead of the frozen dataclass's eight object.__setattr__ calls:
+        # an envelope is built per event on both sides (~1 µs of ~2 here).
+        self.__dict__.update(
+            payload=payload, source=source, id=new_event_id() if id is None else id,
+            time=datetime.now(UTC) if time is None else time, key=key, subject=subject,
+            correlation_id=correlation_id, causation_id=causation_id,
+        )
 
     @property
     def type(self) -> str:

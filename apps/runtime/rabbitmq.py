@@ -163,14 +163,13 @@ def routing_key_of(message: WireMessage) -> str:
 
 
 def wire_of(properties: BasicProperties, body: bytes, routing_key: str) -> WireMessage:
-    headers: list[tuple[str, bytes]] = []
-    for name, value in (properties.headers or {}).items():
-        if name.startswith("x-"):
-            continue  # broker bookkeeping (x-death, x-stream-offset), not the record's headers
-        headers.append((name, _bytes(value)))
+    table = properties.headers or {}
+    # `x-` headers are broker bookkeeping (x-death, x-stream-offset), not the record's headers.
+    # (One comprehension: this runs for every delivery.)
+    headers = [(name, _bytes(value)) for name, value in table.items() if not name.startswith("x-")]
     if properties.content_type:
         headers.append((CONTENT_TYPE, properties.content_type.encode()))
-    death = _first_death(properties)
+    death = _first_death(properties) if "x-death" in table else None
     if death is not None and not any(name == deadletter.REASON for name, _ in headers):
         headers.extend(_death_headers(death))
     key = routing_key.encode("utf-8", "surrogateescape") if routing_key else None
@@ -280,6 +279,9 @@ class ConfirmWindow:
         on nack, return or timeout. (A return precedes its message's ack, so no failure can be
         pending once all are acked.)"""
         deadline = time.monotonic() + timeout_s
+        # Published frames wait in pika's buffer until its I/O loop runs: always run it once,
+        # so a batch goes on the wire (and confirms come in) even when nothing needs waiting for.
+        self._connection.process_data_events(time_limit=0)
         while len(self._unconfirmed) > keep and not self._failures:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
