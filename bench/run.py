@@ -55,6 +55,7 @@ class Bench:
         self.settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers)
         self.rounds = 2 if quick else 5
         self.events = 4_000 if quick else 8_000
+        self.consumer_events = 2 * self.events
         self.rate, self.latency_events = 500, 800 if quick else 1_000
         self.java_events = 60_000 if quick else 120_000
         self.admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
@@ -85,17 +86,18 @@ class Bench:
         return results
 
     def consumers(self) -> dict[str, list[loops.Run]]:
-        """Per round one topic, filled by the runtime; both paths read all of it (each in its
-        own consumer group, first reader swapped every round). The plain loop json-decodes each
-        value."""
+        """One topic, filled once by the runtime with twice the producer rounds' events (a longer
+        window: a one-off stall in a ~1 s run moved its ratio by 0.2); every round each path
+        reads all of it in a fresh consumer group, first reader swapped every round. The plain
+        loop json-decodes each value."""
+        topic = self.topic()
+        loops.produce_runtime(self.settings, topic, self.consumer_events)
         results: dict[str, list[loops.Run]] = {"plain": [], "runtime": []}
         readers = {"plain": loops.consume_plain, "runtime": loops.consume_runtime}
         for round_number in range(self.rounds):
-            topic = self.topic()
-            loops.produce_runtime(self.settings, topic, self.events)
             order = ["plain", "runtime"] if round_number % 2 == 0 else ["runtime", "plain"]
             for name in order:
-                results[name].append(readers[name](self.settings, topic, self.events))
+                results[name].append(readers[name](self.settings, topic, self.consumer_events))
         return results
 
     def latencies(self) -> dict[str, loops.Run]:
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     summary.update(
         when=datetime.now(UTC).isoformat(timespec="seconds"), seconds=round(time.monotonic() - began, 1),
         phases_s=bench.phases, kafka=broker.home.name, python=platform.python_version(), events=bench.events,
-        rounds=bench.rounds,
+        consumer_events=bench.consumer_events, rounds=bench.rounds,
         latency_rate_per_s=bench.rate, cpus=len(os.sched_getaffinity(0)), load_average=os.getloadavg(),
     )
     print_table(summary, bench.rate)
