@@ -64,3 +64,15 @@ def run_in_foreground(server: Server, banner: str, stop: Callable[[], None]) -> 
     finally:
         stop()
     return 0
+
+
+def terminate(process: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
+    """Stop a server cleanly (SIGTERM: it flushes and shuts down), SIGKILL if it hangs."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 # Runnable as a script too (python scripts/brokers/local_kafka.py): make the repo importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.brokers.installed import BrokerUnavailable, free_port, install_home, run_in_foreground
+from scripts.brokers.installed import BrokerUnavailable, free_port, install_home, run_in_foreground, terminate
 
 KAFKA_SH = Path(__file__).resolve().parent / "kafka.sh"
 READY_LINE = "Kafka Server started"
@@ -92,15 +91,7 @@ class LocalKafka:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Controlled shutdown (SIGTERM), escalating to SIGKILL if it hangs."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        terminate(self.process, timeout_s)
         self.process = None
 
     def restart(self, timeout_s: float = 90.0) -> None:

@@ -10,7 +10,6 @@ find their streams and consumers again.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.brokers.installed import BrokerUnavailable, free_port, install_home, run_in_foreground
+from scripts.brokers.installed import BrokerUnavailable, free_port, install_home, run_in_foreground, terminate
 
 NATS_SH = Path(__file__).resolve().parent / "nats.sh"
 
@@ -87,15 +86,7 @@ class LocalNats:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Clean shutdown (SIGTERM; JetStream flushes its store), SIGKILL if it hangs."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        terminate(self.process, timeout_s)
         self.process = None
 
     def restart(self, timeout_s: float = 30.0) -> None:

@@ -12,7 +12,6 @@ keeps all of that, so clients reconnect to the same address and find their queue
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.brokers.installed import BrokerUnavailable, free_port, install_home, run_in_foreground
+from scripts.brokers.installed import BrokerUnavailable, free_port, install_home, run_in_foreground, terminate
 
 RABBITMQ_SH = Path(__file__).resolve().parent / "rabbitmq.sh"
 
@@ -90,15 +89,7 @@ class LocalRabbitMQ:
 
     def stop(self, timeout_s: float = 60.0) -> None:
         """Clean shutdown (SIGTERM makes the node stop gracefully), then SIGKILL if it hangs."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        terminate(self.process, timeout_s)
         self.process = None
 
     def close(self) -> None:

@@ -11,40 +11,19 @@ from typing import Any
 import nats
 import pytest
 
-from apps.orders.events import ORDER_EVENTS, OrderCreatedV1, OrderDetails
+from apps.orders.events import ORDER_EVENTS
 from apps.runtime import deadletter
-from apps.runtime.adapter import BrokerError, InboundRecord, OutboundRecord
-from apps.runtime.envelope import ContentMode, Envelope
-from apps.runtime.nats import NatsBroker, NatsConsumer, stream_name
+from apps.runtime.adapter import BrokerError, OutboundRecord
+from apps.runtime.envelope import ContentMode
+from apps.runtime.nats import NatsBroker, stream_name
 from apps.runtime.settings import NatsSettings
 from scripts.brokers.local_nats import LocalNats
-from tests.apps.support.pipeline import order
+from tests.apps.support.adapters import event, poll_until, publish
 from tests.apps.support.servers import NatsUnderTest, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
 
-def event(n: int) -> Envelope:
-    return Envelope(payload=OrderCreatedV1(order_id=f"ord_{n}", order=OrderDetails.model_validate(order(n))),
-                    source="/test", key=f"ord_{n}")
-
-
-def publish(broker: NatsBroker, topic: str, *events: Envelope, mode: ContentMode = ContentMode.BINARY) -> None:
-    publisher, codec = broker.publisher(), broker.codec(ORDER_EVENTS, mode)
-    try:
-        for item in events:
-            publisher.publish(OutboundRecord(topic, codec.encode(item)))
-        publisher.flush(30)
-    finally:
-        publisher.close()
-
-
-def poll_until(consumer: NatsConsumer, count: int, timeout_s: float = 20) -> list[InboundRecord]:
-    records: list[InboundRecord] = []
-    deadline = time.monotonic() + timeout_s
-    while len(records) < count and time.monotonic() < deadline:
-        records += consumer.poll(0.5, 100)
-    return records
 
 
 def consumer_info(server: LocalNats, topic: str, group: str) -> Any:

@@ -8,40 +8,19 @@ import time
 import pika
 import pytest
 
-from apps.orders.events import ORDER_EVENTS, OrderCreatedV1, OrderDetails
+from apps.orders.events import ORDER_EVENTS
 from apps.runtime import deadletter
 from apps.runtime.adapter import BrokerError, OutboundRecord
-from apps.runtime.envelope import ContentMode, Envelope, WireMessage
+from apps.runtime.envelope import ContentMode, WireMessage
 from apps.runtime.rabbitmq import RabbitMQBroker, group_queue
 from apps.runtime.settings import RabbitMQSettings
 from scripts.brokers.local_rabbitmq import LocalRabbitMQ
-from tests.apps.support.pipeline import order
+from tests.apps.support.adapters import event, poll_until, publish
 from tests.apps.support.servers import RabbitMQUnderTest, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
 
-def event(n: int) -> Envelope:
-    return Envelope(payload=OrderCreatedV1(order_id=f"ord_{n}", order=OrderDetails.model_validate(order(n))),
-                    source="/test", key=f"ord_{n}")
-
-
-def publish(broker: RabbitMQBroker, topic: str, *events: Envelope, mode: ContentMode = ContentMode.BINARY) -> None:
-    publisher, codec = broker.publisher(), broker.codec(ORDER_EVENTS, mode)
-    try:
-        for item in events:
-            publisher.publish(OutboundRecord(topic, codec.encode(item)))
-        publisher.flush(30)
-    finally:
-        publisher.close()
-
-
-def poll_until(consumer: object, count: int, timeout_s: float = 20) -> list:  # type: ignore[type-arg]
-    records: list = []  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout_s
-    while len(records) < count and time.monotonic() < deadline:
-        records += consumer.poll(0.5, 100)  # type: ignore[attr-defined]
-    return records
 
 
 def test_events_travel_in_the_amqp_binding_and_decode_to_the_same_envelope(
