@@ -19,8 +19,7 @@ from itertools import count
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-STATUS_HEADER = "Status"
-NO_RESPONDERS = "503"
+from apps.runtime.jetstream_pull import NO_RESPONDERS, STATUS_HEADER
 
 
 class Burst:
