@@ -89,7 +89,7 @@ class HeaderBindingCodec:
             if envelope.causation_id:
                 headers.append((prefix + CAUSATION_ID, envelope.causation_id.encode()))
             headers.append((CONTENT_TYPE, _JSON_BYTES))
-            return WireMessage(value=envelope.payload.model_dump_json().encode(), key=key, headers=tuple(headers))
+            return WireMessage(value=envelope.payload.json_bytes(), key=key, headers=tuple(headers))
         attributes = attributes_of(envelope)
         if envelope.key is not None:
             attributes[PARTITION_KEY] = envelope.key

@@ -151,7 +151,7 @@ class KafkaCodec:
             # Already-serialised JSON bytes pass through the binding unchanged. The partition
             # key travels as the record key only (the binding maps it back on decode), not
             # also as a header: every header costs kafka-python time on both ends.
-            event = WireEvent(attributes, envelope.payload.model_dump_json().encode(), validate=False)
+            event = WireEvent(attributes, envelope.payload.json_bytes(), validate=False)
             message = ce_kafka.to_binary(event, self._format, _no_key)
         else:
             attributes[PARTITION_KEY] = envelope.key

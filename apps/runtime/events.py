@@ -31,6 +31,11 @@ class EventPayload(BaseModel):
                 "'io.eventplatform.<entity>.<fact>.v<N>' (the version is part of the type)"
             )
 
+    def json_bytes(self) -> bytes:
+        """The payload as JSON bytes: what `model_dump_json().encode()` gives, without the round
+        trip through str (half the cost; this runs for every event published)."""
+        return type(self).__pydantic_serializer__.to_json(self)
+
 
 class EventRejected(Exception):
     """An event that can never be processed as sent; retrying it cannot help."""

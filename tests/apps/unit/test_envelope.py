@@ -122,3 +122,17 @@ def test_event_types_must_carry_a_version() -> None:
 def test_time_survives_with_its_timezone() -> None:
     moment = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     assert KafkaCodec(REGISTRY).decode(KafkaCodec(REGISTRY).encode(envelope(time=moment))).time == moment
+
+
+def test_payload_json_bytes_are_what_pydantic_dumps() -> None:
+    payload = ThingMadeV2(name="ä \"quoted\"", count=3, colour="red")
+    assert payload.json_bytes() == payload.model_dump_json().encode()
+
+
+def test_a_new_envelope_gets_a_fresh_id_and_time_and_stays_immutable() -> None:
+    first, second = envelope(), envelope()
+    assert first.id != second.id and first.time.tzinfo is UTC
+    assert envelope(id="given", time=datetime(2026, 1, 1, tzinfo=UTC)).id == "given"
+    with pytest.raises(AttributeError):
+        first.id = "changed"  # type: ignore[misc]
+    assert envelope(id="x", time=first.time) == envelope(id="x", time=first.time)
