@@ -93,7 +93,7 @@ class BrokerBench:
     def __init__(self, url: str, quick: bool) -> None:
         self.url = url
         self.rounds = 2 if quick else 3
-        self.events = 3_000 if quick else 8_000
+        self.events = 3_000 if quick else 6_000
         self.rate, self.latency_events = 200, 400 if quick else 600
 
     # topology and data for a round
