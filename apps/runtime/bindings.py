@@ -28,9 +28,11 @@ from apps.runtime.envelope import (
     PARTITION_KEY,
     ContentMode,
     Envelope,
+    HeaderValue,
     WireEvent,
     WireMessage,
     attributes_of,
+    header_text,
     require_v1_attributes,
     text_or_none,
 )
@@ -38,10 +40,11 @@ from apps.runtime.events import EventRegistry, MalformedEvent
 
 CONTENT_TYPE = "content-type"
 STRUCTURED_JSON = "application/cloudevents+json"
-_JSON_BYTES = JSON.encode()
 # Every prefix a CloudEvents header binding uses, so broker-neutral tools (the dlq CLI) can read
 # attributes from any broker's records.
 KNOWN_PREFIXES = ("ce_", "ce-", "cloudEvents_", "cloudEvents:")
+_CORE_ATTRIBUTES = ("id", "source", "type", "specversion", "time", "subject")
+_LEARNT_NAMES = 1024
 
 
 def attribute(message: WireMessage, name: str) -> str | None:
@@ -49,7 +52,7 @@ def attribute(message: WireMessage, name: str) -> str | None:
     for header_name, value in message.headers:
         for prefix in KNOWN_PREFIXES:
             if header_name.startswith(prefix) and header_name[len(prefix):] == name:
-                return value.decode("utf-8", "replace")
+                return header_text(value)
     return None
 
 
@@ -63,10 +66,11 @@ class HeaderBindingCodec:
         self.registry = registry
         self.mode = mode
         self._format = JSONFormat()
-        # Prefix lookup by slicing, per distinct prefix length (one for either binding): a
-        # startswith per prefix per header was a tenth of a consumer's time per event.
-        self._prefix_lengths = sorted({len(prefix) for prefix in self.accepted_prefixes})
-        self._prefixes = frozenset(self.accepted_prefixes)
+        self._names = {name: self.prefix + name for name in (*_CORE_ATTRIBUTES, CORRELATION_ID, CAUSATION_ID)}
+        # Header name → CloudEvents attribute name ("" for any other header), learnt per name:
+        # one dict lookup per header instead of matching every accepted prefix (this runs for
+        # every header of every event). Bounded, as header names are free-form.
+        self._attribute_of: dict[str, str] = {}
 
     # -- encode --------------------------------------------------------------------------------
 
@@ -74,27 +78,28 @@ class HeaderBindingCodec:
         key = envelope.key.encode() if envelope.key is not None else None
         if self.mode is ContentMode.BINARY:
             # Built directly (no attribute dict, no per-value type dispatch): this is per event.
-            prefix = self.prefix
-            headers = [
-                (prefix + "id", envelope.id.encode()),
-                (prefix + "source", envelope.source.encode()),
-                (prefix + "type", envelope.payload.EVENT_TYPE.encode()),
-                (prefix + "specversion", b"1.0"),
-                (prefix + "time", _text(envelope.time).encode()),
+            # Values stay text, as AMQP and NATS clients take them (see HeaderValue).
+            names = self._names
+            headers: list[tuple[str, HeaderValue]] = [
+                (names["id"], envelope.id),
+                (names["source"], envelope.source),
+                (names["type"], envelope.payload.EVENT_TYPE),
+                (names["specversion"], "1.0"),
+                (names["time"], _text(envelope.time)),
             ]
             if envelope.subject:
-                headers.append((prefix + "subject", envelope.subject.encode()))
+                headers.append((names["subject"], envelope.subject))
             if envelope.correlation_id:
-                headers.append((prefix + CORRELATION_ID, envelope.correlation_id.encode()))
+                headers.append((names[CORRELATION_ID], envelope.correlation_id))
             if envelope.causation_id:
-                headers.append((prefix + CAUSATION_ID, envelope.causation_id.encode()))
-            headers.append((CONTENT_TYPE, _JSON_BYTES))
+                headers.append((names[CAUSATION_ID], envelope.causation_id))
+            headers.append((CONTENT_TYPE, JSON))
             return WireMessage(value=envelope.payload.json_bytes(), key=key, headers=tuple(headers))
         attributes = attributes_of(envelope)
         if envelope.key is not None:
             attributes[PARTITION_KEY] = envelope.key
         body = self._format.write(WireEvent(attributes, envelope.payload.model_dump(mode="json"), validate=False))
-        return WireMessage(value=body, key=key, headers=((CONTENT_TYPE, STRUCTURED_JSON.encode()),))
+        return WireMessage(value=body, key=key, headers=((CONTENT_TYPE, STRUCTURED_JSON),))
 
     # -- decode --------------------------------------------------------------------------------
 
@@ -108,30 +113,33 @@ class HeaderBindingCodec:
             raise MalformedEvent(f"not a CloudEvent: {type(error).__name__}: {error}") from error
         require_v1_attributes(attributes)
         payload = self.registry.parse(attributes["type"], data)
-        key = wire.key.decode("utf-8", "replace") if wire.key else text_or_none(attributes.get(PARTITION_KEY))
+        get = attributes.get
+        key = wire.key.decode("utf-8", "replace") if wire.key else text_or_none(get(PARTITION_KEY))
+        # Positional, optional attributes read inline: this runs for every event consumed.
+        subject, correlation_id, causation_id = get("subject"), get(CORRELATION_ID), get(CAUSATION_ID)
         return Envelope(
-            payload=payload,
-            source=str(attributes["source"]),
-            id=str(attributes["id"]),
-            time=_time(attributes.get("time")) or datetime.now(UTC),
-            key=key,
-            subject=text_or_none(attributes.get("subject")),
-            correlation_id=text_or_none(attributes.get(CORRELATION_ID)),
-            causation_id=text_or_none(attributes.get(CAUSATION_ID)),
+            payload,
+            str(attributes["source"]),
+            str(attributes["id"]),
+            _time(get("time")) or datetime.now(UTC),
+            key,
+            None if subject is None else str(subject),
+            None if correlation_id is None else str(correlation_id),
+            None if causation_id is None else str(causation_id),
         )
 
     def _read(self, wire: WireMessage) -> tuple[dict[str, Any], Any]:
         content_type: str | None = None
         attributes: dict[str, Any] = {}
-        prefixes, lengths = self._prefixes, self._prefix_lengths
+        attribute_of = self._attribute_of
         for name, raw in wire.headers:
-            for length in lengths:
-                if name[:length] in prefixes:
-                    attributes[name[length:]] = raw.decode()
-                    break
-            else:
-                if name == CONTENT_TYPE or name.lower() == CONTENT_TYPE:
-                    content_type = raw.decode()
+            attribute = attribute_of.get(name)
+            if attribute is None:
+                attribute = self._learn(name)
+            if attribute:
+                attributes[attribute] = raw if isinstance(raw, str) else raw.decode()
+            elif name == CONTENT_TYPE or name.lower() == CONTENT_TYPE:
+                content_type = raw if isinstance(raw, str) else raw.decode()
         if content_type is not None and content_type.startswith("application/cloudevents"):
             event = self._format.read(WireEvent, wire.value)
             return event.get_attributes(), event.get_data()
@@ -141,6 +149,12 @@ class HeaderBindingCodec:
             raise MalformedEvent(f"data must be {JSON}, got {content_type!r}")
         # Bytes go to pydantic as they are: it parses and validates JSON in one pass.
         return attributes, wire.value or None
+
+    def _learn(self, name: str) -> str:
+        attribute = next((name[len(prefix):] for prefix in self.accepted_prefixes if name.startswith(prefix)), "")
+        if len(self._attribute_of) < _LEARNT_NAMES:
+            self._attribute_of[name] = attribute
+        return attribute
 
 
 class AmqpCodec(HeaderBindingCodec):

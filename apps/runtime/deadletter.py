@@ -47,6 +47,7 @@ def dead_letter(record: InboundRecord, failure: Failure, topic: str, group: str)
         CONSUMER_GROUP: group,
     }
     original = tuple(h for h in record.message.headers if not h[0].startswith(PREFIX))
+    # Bytes, which every broker's adapter takes (Kafka's only takes bytes).
     headers = original + tuple((name, value.encode()) for name, value in extra.items())
     message = WireMessage(value=record.message.value, key=record.message.key, headers=headers)
     return OutboundRecord(topic=topic, message=message)
@@ -54,7 +55,7 @@ def dead_letter(record: InboundRecord, failure: Failure, topic: str, group: str)
 
 def dlq_headers(message: WireMessage) -> dict[str, str]:
     return {
-        name: value.decode("utf-8", "replace")
+        name: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         for name, value in message.headers
         if name.startswith(PREFIX)
     }

@@ -62,7 +62,7 @@ from apps.runtime.adapter import (
     Publisher,
 )
 from apps.runtime.bindings import NatsCodec
-from apps.runtime.envelope import ContentMode, WireMessage
+from apps.runtime.envelope import ContentMode, HeaderValue, WireMessage
 from apps.runtime.events import EventRegistry
 from apps.runtime.jetstream_publish import AckCollector, Burst
 from apps.runtime.jetstream_pull import Puller
@@ -189,7 +189,8 @@ async def ensure_stream(js: JetStreamContext, topic: str) -> str:
 
 
 def headers_of(message: WireMessage) -> dict[str, str]:
-    headers = {name: value.decode("utf-8", "surrogateescape") for name, value in message.headers}
+    headers = {name: value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
+               for name, value in message.headers}
     if message.key is not None:
         headers[KEY_HEADER] = message.key.decode("utf-8", "surrogateescape")
     if ID_HEADER in headers:
@@ -198,13 +199,14 @@ def headers_of(message: WireMessage) -> dict[str, str]:
 
 
 def wire_of(data: bytes, headers: dict[str, str] | None) -> WireMessage:
+    """Header values stay text, as nats-py decoded them (see HeaderValue)."""
     key: bytes | None = None
-    pairs: list[tuple[str, bytes]] = []
+    pairs: list[tuple[str, HeaderValue]] = []
     for name, value in (headers or {}).items():
         if name == KEY_HEADER:
             key = value.encode("utf-8", "surrogateescape")
         elif not name.startswith("Nats-"):
-            pairs.append((name, value.encode("utf-8", "surrogateescape")))
+            pairs.append((name, value))
     return WireMessage(value=data, key=key, headers=tuple(pairs))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from apps.runtime.adapter import InboundRecord
 from apps.runtime.envelope import WireMessage
@@ -43,7 +43,10 @@ def durable_producer_options() -> dict[str, Any]:
 
 
 def record_headers(message: WireMessage) -> list[tuple[str, bytes]]:
-    return list(message.headers)
+    # Only bytes reach a Kafka producer: the Kafka codec writes bytes, Kafka consumers read bytes
+    # and dead letters add bytes (see HeaderValue); a stray str fails loudly in kafka-python.
+    # Not converted per header: this runs for every record sent.
+    return cast(list[tuple[str, bytes]], list(message.headers))
 
 
 def inbound_record(record: Any) -> InboundRecord:

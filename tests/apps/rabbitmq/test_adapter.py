@@ -37,10 +37,10 @@ def test_events_travel_in_the_amqp_binding_and_decode_to_the_same_envelope(
     codec = adapter.codec(ORDER_EVENTS)
     assert [codec.decode(r.message) for r in records] == sent
     binary, structured = (dict(r.message.headers) for r in records)
-    assert binary["cloudEvents_type"] == b"io.eventplatform.order.created.v1"
-    assert binary["cloudEvents_id"] == sent[0].id.encode()
-    assert binary["content-type"] == b"application/json"
-    assert structured["content-type"] == b"application/cloudevents+json"
+    assert binary["cloudEvents_type"] == "io.eventplatform.order.created.v1"  # text, as pika hands it over
+    assert binary["cloudEvents_id"] == sent[0].id
+    assert binary["content-type"] == "application/json"
+    assert structured["content-type"] == "application/cloudevents+json"
     assert [r.message.key for r in records] == [b"ord_1", b"ord_2"]  # the routing key
     assert {r.topic for r in records} == {names["topic"]}
 
@@ -140,16 +140,16 @@ def test_consumers_of_one_group_share_the_messages_each_once(
     one, two = (adapter.consumer(names["group"], [names["topic"]]) for _ in range(2))
     sent = [event(n) for n in range(40)]
     publish(adapter, names["topic"], *sent)
-    seen: list[bytes] = []
+    seen: list[str] = []
     deadline = time.monotonic() + 20
     while len(seen) < 40 and time.monotonic() < deadline:
         for consumer in (one, two):
             batch = consumer.poll(0.2, 5)
             consumer.complete(batch, [])
-            seen += [r.message.header("cloudEvents_id") or b"" for r in batch]
+            seen += [r.message.header("cloudEvents_id") or "" for r in batch]
     one.close()
     two.close()
-    assert sorted(seen) == sorted(e.id.encode() for e in sent)  # all of them, none twice
+    assert sorted(seen) == sorted(e.id for e in sent)  # all of them, none twice
 
 
 def test_a_consumer_skips_an_event_id_it_has_just_completed(adapter: RabbitMQBroker, names: dict[str, str]) -> None:
@@ -160,7 +160,7 @@ def test_a_consumer_skips_an_event_id_it_has_just_completed(adapter: RabbitMQBro
     publish(adapter, names["topic"], twice, new)  # a republished output, then a new event
     later = poll_until(consumer, 1)
     consumer.close()
-    assert [r.message.header("cloudEvents_id") for r in later] == [new.id.encode()]
+    assert [r.message.header("cloudEvents_id") for r in later] == [new.id]
 
 
 def test_a_log_reader_replays_a_topic_to_its_end_then_follows_it(
@@ -255,3 +255,47 @@ def test_an_unroutable_publish_in_a_burst_fails_the_next_flush(
         publisher.flush(10)  # reported once; nothing else outstanding
     finally:
         publisher.close()
+
+
+def test_header_values_of_other_types_arrive_as_text_and_the_brokers_own_headers_are_left_out(
+    adapter: RabbitMQBroker, rabbitmq: RabbitMQUnderTest, names: dict[str, str]
+) -> None:
+    consumer = adapter.consumer(names["group"], [names["topic"]])
+    sent = event(1)
+    wire = adapter.codec(ORDER_EVENTS).encode(sent)
+    headers = {name: value for name, value in wire.headers if name != "content-type"}
+    headers |= {"retries": 3, "raw": b"\xff\x00", "x-custom": "the broker's namespace"}
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq.settings.url))
+    connection.channel().basic_publish(names["topic"], "ord_1", wire.value, pika.BasicProperties(
+        content_type="application/json", headers=headers, delivery_mode=2))
+    connection.close()
+    [record] = poll_until(consumer, 1)
+    consumer.complete([record], [])
+    consumer.close()
+
+    received = dict(record.message.headers)
+    assert received["retries"] == "3" and received["raw"] == b"\xff\x00"
+    assert "x-custom" not in received
+    assert adapter.codec(ORDER_EVENTS).decode(record.message) == sent
+
+
+def test_a_consumer_whose_queue_is_deleted_fails_its_next_poll_and_a_new_one_recreates_the_queue(
+    adapter: RabbitMQBroker, rabbitmq: RabbitMQUnderTest, names: dict[str, str]
+) -> None:
+    consumer = adapter.consumer(names["group"], [names["topic"]])
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq.settings.url))
+    connection.channel().queue_delete(group_queue(names["group"], names["topic"]))
+    connection.close()
+    with pytest.raises(BrokerError, match="cancelled consumer"):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the cancellation arrives during a poll
+            consumer.poll(0.2, 10)
+    assert not consumer.is_ready()
+    consumer.close()
+
+    # What the processor does on a BrokerError: connect again, which declares the queue again.
+    again = adapter.consumer(names["group"], [names["topic"]])
+    sent = event(7)
+    publish(adapter, names["topic"], sent)
+    assert [r.message.header("cloudEvents_id") for r in poll_until(again, 1)] == [sent.id]
+    again.close()
