@@ -97,7 +97,7 @@ class EventRegistry:
         raise UnknownEventType(f"event type {event_type!r} is not registered")
 
     def parse(self, event_type: str, data: object) -> EventPayload:
-        model = self.model_for(event_type)
+        model = self._models.get(event_type) or self.model_for(event_type)  # (the error, if unknown)
         try:
             if isinstance(data, (bytes, str)):
                 return model.model_validate_json(data)

@@ -1,7 +1,8 @@
 """Structured JSON logs, one object per line, carrying the current event's ids.
 
-The processor sets `event_id` / `correlation_id` in context variables around each event, so
-any log line written while handling it (by the runtime or the service) carries them.
+The processor sets the event's ids (`event_id`, `correlation_id`) in a context variable around
+each event, so any log line written while handling it (by the runtime or the service) carries
+them. One variable for both: each set and reset copies the context, per event.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-event_id_var: ContextVar[str | None] = ContextVar("event_id", default=None)
-correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+# (event_id, correlation_id) of the event being handled
+event_ids_var: ContextVar[tuple[str | None, str | None]] = ContextVar("event_ids", default=(None, None))
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -33,9 +34,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if (event_id := event_id_var.get()) is not None:
+        event_id, correlation_id = event_ids_var.get()
+        if event_id is not None:
             entry["event_id"] = event_id
-        if (correlation_id := correlation_id_var.get()) is not None:
+        if correlation_id is not None:
             entry["correlation_id"] = correlation_id
         # `logger.info("...", extra={"order_id": ...})` fields become top-level keys.
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
@@ -58,10 +60,8 @@ def configure(service: str, level: str = "INFO") -> None:
 
 @contextmanager
 def event_context(event_id: str | None, correlation_id: str | None) -> Iterator[None]:
-    event_token = event_id_var.set(event_id)
-    correlation_token = correlation_id_var.set(correlation_id)
+    token = event_ids_var.set((event_id, correlation_id))
     try:
         yield
     finally:
-        event_id_var.reset(event_token)
-        correlation_id_var.reset(correlation_token)
+        event_ids_var.reset(token)

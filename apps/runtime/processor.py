@@ -9,6 +9,7 @@ over from the last committed offsets, so nothing is lost and nothing is applied 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -24,15 +25,16 @@ from apps.runtime.effects import EffectGuard
 from apps.runtime.envelope import Codec, Envelope
 from apps.runtime.events import EventRejected
 from apps.runtime.health import Heartbeat
-from apps.runtime.logs import correlation_id_var, event_id_var
+from apps.runtime.logs import event_ids_var
 from apps.runtime.metrics import Metrics
 from apps.runtime.retry import PermanentError, RetryPolicy
-from apps.runtime.service import Service
+from apps.runtime.service import Emit, Service
 
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_S = 0.5
 RECONNECT_DELAY_S = 1.0
+GC_THRESHOLD = 20_000  # allocations between young-generation collections (see `run`)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ class Processor:
 
     def run(self) -> int:
         """Process until `request_stop`; returns the process exit code."""
+        # A batch creates thousands of short-lived containers (records, headers, payloads,
+        # envelopes). At the default threshold (700) the collector runs a dozen times per batch
+        # and walks whatever is still alive each time (measured: 73 collections taking 65 ms
+        # of a 2.2 s RabbitMQ run of 20,000 events; with this threshold one, 10-14 ms). Garbage
+        # without cycles is freed by reference counting regardless.
+        gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
         try:
             self._connect()
             while not self._stop.is_set():
@@ -189,48 +197,58 @@ class Processor:
             self._received["undecodable"] += 1
             now = datetime.now(UTC)
             return [self._dead_letter(record, Failure(rejected.reason, str(rejected), 1, now, now))]
-        self._received[event.type] += 1
-        if not self.service.handles(event.type):
+        event_type = event.payload.EVENT_TYPE
+        self._received[event_type] += 1
+        if not self.service.handles(event_type):
             return []
         # The log context, set and reset by hand: a context manager per event costs more.
-        event_token, correlation_token = event_id_var.set(event.id), correlation_id_var.set(event.correlation_id)
+        token = event_ids_var.set((event.id, event.correlation_id))
+        # The first attempt here, retries apart: nearly every event succeeds at once.
         try:
-            outputs = self._handle_with_retries(record, event)
+            emits = self.service.handle(event)
+            outputs = self._encoded(emits) if emits else []
+        except BrokerError:
+            raise  # not the event's fault: reconnect and redeliver
+        except Exception as error:  # any handler failure is retried, then dead-lettered
+            outputs = self._retry(record, event, error)
         finally:
-            event_id_var.reset(event_token)
-            correlation_id_var.reset(correlation_token)
+            event_ids_var.reset(token)
         self.metrics.latency.observe(time.perf_counter() - started)
         return outputs
 
-    def _handle_with_retries(self, record: InboundRecord, event: Envelope) -> list[OutboundRecord]:
-        first_failure: datetime | None = None
-        attempt = 0
+    def _encoded(self, emits: Sequence[Emit]) -> list[OutboundRecord]:
+        return [OutboundRecord(e.topic, self.codec.encode(e.event)) for e in emits]
+
+    def _retry(self, record: InboundRecord, event: Envelope, error: Exception) -> list[OutboundRecord]:
+        """After a failed first attempt: retry with backoff while the policy allows, then
+        dead-letter the event."""
+        first_failure = datetime.now(UTC)
+        attempt = 1
         while True:
+            now = datetime.now(UTC) if attempt > 1 else first_failure
+            reason = _reason_of(error)
+            self.metrics.failed(reason)
+            if not self.retry.should_retry(attempt, error) or isinstance(error, EventRejected):
+                log.error(
+                    "giving up on event; dead-lettering it",
+                    extra={"attempts": attempt, "reason": reason, "error": repr(error), "at": record.position},
+                )
+                failure = Failure(reason, repr(error), attempt, first_failure, now)
+                return [self._dead_letter(record, failure)]
+            delay = self.retry.delay_s(attempt)
+            log.warning(
+                "handler failed; retrying",
+                extra={"attempt": attempt, "delay_s": round(delay, 3), "error": repr(error)},
+            )
+            if self._stop.wait(delay):
+                raise _Abandoned() from error
             attempt += 1
             try:
-                emits = self.service.handle(event)
-                return [OutboundRecord(e.topic, self.codec.encode(e.event)) for e in emits]
+                return self._encoded(self.service.handle(event))
             except BrokerError:
-                raise  # not the event's fault: reconnect and redeliver
-            except Exception as error:  # any handler failure is retried, then dead-lettered
-                now = datetime.now(UTC)
-                first_failure = first_failure or now
-                reason = _reason_of(error)
-                self.metrics.failed(reason)
-                if not self.retry.should_retry(attempt, error) or isinstance(error, EventRejected):
-                    log.error(
-                        "giving up on event; dead-lettering it",
-                        extra={"attempts": attempt, "reason": reason, "error": repr(error), "at": record.position},
-                    )
-                    failure = Failure(reason, repr(error), attempt, first_failure, now)
-                    return [self._dead_letter(record, failure)]
-                delay = self.retry.delay_s(attempt)
-                log.warning(
-                    "handler failed; retrying",
-                    extra={"attempt": attempt, "delay_s": round(delay, 3), "error": repr(error)},
-                )
-                if self._stop.wait(delay):
-                    raise _Abandoned() from error
+                raise
+            except Exception as again:
+                error = again
 
     def _dead_letter(self, record: InboundRecord, failure: Failure) -> OutboundRecord:
         self.metrics.dead_lettered(failure.reason)
