@@ -44,7 +44,7 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
-from apps.runtime import deadletter
+from apps.runtime import amqp_properties, deadletter
 from apps.runtime.adapter import (
     Broker,
     BrokerError,
@@ -738,6 +738,7 @@ class RabbitMQBroker(Broker):
         self.settings = settings
         self._dead_letter_topic: Callable[[str], str] = dead_letter_topic or (lambda group: f"{group}.dlq")
         self._prefetch = prefetch or settings.prefetch
+        amqp_properties.install()  # deliveries' properties decoded in half of pika's own time
 
     def codec(self, registry: EventRegistry, mode: ContentMode = ContentMode.BINARY) -> AmqpCodec:
         return AmqpCodec(registry, mode)
