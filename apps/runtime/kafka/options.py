@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from apps.runtime.adapter import InboundRecord
 from apps.runtime.envelope import WireMessage
@@ -45,8 +45,8 @@ def durable_producer_options() -> dict[str, Any]:
 def record_headers(message: WireMessage) -> list[tuple[str, bytes]]:
     # Only bytes reach a Kafka producer: the Kafka codec writes bytes, Kafka consumers read bytes
     # and dead letters add bytes (see HeaderValue); a stray str fails loudly in kafka-python.
-    # Not converted per header: this runs for every record sent.
-    return cast(list[tuple[str, bytes]], list(message.headers))
+    # Neither converted nor cast at run time: this runs for every record sent.
+    return list(message.headers)  # type: ignore[arg-type]
 
 
 def inbound_record(record: Any) -> InboundRecord:
