@@ -34,6 +34,7 @@ from apps.runtime.envelope import (
     attributes_of,
     header_text,
     require_v1_attributes,
+    rfc3339,
     text_or_none,
 )
 from apps.runtime.events import EventRegistry, MalformedEvent
@@ -85,7 +86,7 @@ class HeaderBindingCodec:
                 (names["source"], envelope.source),
                 (names["type"], envelope.payload.EVENT_TYPE),
                 (names["specversion"], "1.0"),
-                (names["time"], _text(envelope.time)),
+                (names["time"], rfc3339(envelope.time)),
             ]
             if envelope.subject:
                 headers.append((names["subject"], envelope.subject))
@@ -169,12 +170,6 @@ class NatsCodec(HeaderBindingCodec):
 
     prefix = "ce-"
     accepted_prefixes = ("ce-",)
-
-
-def _text(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return str(value)
 
 
 def _time(value: object) -> datetime | None:

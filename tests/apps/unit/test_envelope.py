@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -54,6 +54,29 @@ def test_binary_mode_puts_attributes_in_ce_headers_and_the_payload_in_the_value(
     assert headers["content-type"] == b"application/json"
     assert wire.key == b"thing-1"
     assert wire.value == b'{"name":"a","count":1}'
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"subject": None, "correlation_id": None, "causation_id": None, "key": None},
+    {"time": datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=timezone(timedelta(hours=2)))},
+    {"time": datetime(2026, 1, 2, 3, 4, 5)},  # naive: written as given
+    {"source": "/tests/ünïcode", "subject": "thing 1/2"},
+], ids=["all", "minimal", "offset", "naive", "unicode"])
+def test_binary_mode_writes_exactly_what_the_sdk_binding_writes(overrides: dict[str, object]) -> None:
+    # The codec builds the headers itself (it is on every produced event's path); the SDK's
+    # Kafka binding is the reference.
+    from cloudevents.core.bindings import kafka as ce_kafka
+
+    from apps.runtime.envelope import WireEvent, _no_key, _PayloadBytesFormat, attributes_of
+
+    original = envelope(**overrides)
+    sdk = ce_kafka.to_binary(WireEvent(attributes_of(original), original.payload.json_bytes(), validate=False),
+                             _PayloadBytesFormat(), _no_key)
+    ours = KafkaCodec(REGISTRY).encode(original)
+    assert ours.headers == tuple(sdk.headers.items())
+    assert ours.value == sdk.value
+    assert KafkaCodec(REGISTRY).decode(ours) == original
 
 
 def test_structured_mode_carries_the_whole_event_in_the_value() -> None:
