@@ -94,7 +94,7 @@ class BrokerBench:
     def __init__(self, url: str, quick: bool) -> None:
         self.url = url
         self.rounds = 2 if quick else 3
-        self.events = 3_000 if quick else 6_000
+        self.events = 3_000 if quick else 5_000
         # 400 paced events: 2 s per path (p99 of 360 after the warm-up)
         self.rate, self.latency_events = 200, 400
 
