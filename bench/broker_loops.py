@@ -36,7 +36,7 @@ from apps.runtime.processor import Processor, ProcessorOptions  # noqa: E402
 from apps.runtime.publisher import EventPublisher  # noqa: E402
 from apps.runtime.service import Emit, Service  # noqa: E402
 from apps.runtime.settings import NatsSettings, RabbitMQSettings  # noqa: E402
-from bench.loops import REGISTRY, OrderPlacedV1, payload_fields  # noqa: E402
+from bench.events import REGISTRY, OrderPlacedV1, payload_fields  # noqa: E402
 
 POLL_RECORDS = 500
 GROUP_PREFIX = "bench"

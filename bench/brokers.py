@@ -39,7 +39,7 @@ from apps.runtime.nats import NatsBroker  # noqa: E402
 from apps.runtime.rabbitmq import RabbitMQBroker, declare_topics  # noqa: E402
 from apps.runtime.settings import NatsSettings, RabbitMQSettings  # noqa: E402
 from bench.broker_loops import event  # noqa: E402
-from bench.loops import REGISTRY  # noqa: E402
+from bench.events import REGISTRY  # noqa: E402
 from scripts.brokers.local_nats import LocalNats  # noqa: E402
 from scripts.brokers.local_rabbitmq import LocalRabbitMQ  # noqa: E402
 

@@ -20,35 +20,15 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from apps.runtime.adapter import InboundRecord, OutboundRecord
 from apps.runtime.envelope import Envelope, KafkaCodec
-from apps.runtime.events import EventPayload, EventRegistry
 from apps.runtime.kafka import KafkaBroker, KafkaConsumerAdapter, client_options, durable_producer_options
 from apps.runtime.metrics import Metrics
 from apps.runtime.processor import Processor, ProcessorOptions
 from apps.runtime.publisher import EventPublisher
 from apps.runtime.service import Emit, Service
 from apps.runtime.settings import KafkaSettings
+from bench.events import REGISTRY, OrderPlacedV1, payload_fields
 
 POLL_RECORDS = 500
-NOTE = "x" * 80  # ~200-byte payloads, like a small business event
-
-
-class OrderPlacedV1(EventPayload):
-    EVENT_TYPE = "io.eventplatform.bench.order-placed.v1"
-    seq: int
-    order_id: str
-    amount_cents: int
-    sent_ns: int
-    note: str
-
-
-REGISTRY = EventRegistry(OrderPlacedV1)
-
-
-def payload_fields(seq: int) -> dict[str, Any]:
-    return {"seq": seq, "order_id": f"ord-{seq:09d}", "amount_cents": 1250 + seq % 100,
-            "sent_ns": time.time_ns(), "note": NOTE}
-
-
 @dataclass
 class Run:
     events: int

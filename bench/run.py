@@ -54,7 +54,7 @@ class Bench:
         self.broker = broker
         self.settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers)
         self.rounds = 2 if quick else 4  # the median of 4 is the mean of the middle two
-        self.events = 4_000 if quick else 6_000
+        self.events = 4_000 if quick else 8_000
         self.consumer_events = 2 * self.events
         self.rate, self.latency_events = 500, 800 if quick else 1_000
         self.java_events = 60_000 if quick else 80_000  # ceiling rows only (120k took 14 s)
