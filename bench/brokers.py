@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from apps.runtime.rabbitmq import RabbitMQBroker, declare_topics  # noqa: E402
 from apps.runtime.settings import NatsSettings, RabbitMQSettings  # noqa: E402
 from bench.broker_loops import event  # noqa: E402
 from bench.events import REGISTRY  # noqa: E402
+from bench.phases import Phases  # noqa: E402
 from scripts.brokers.local_nats import LocalNats  # noqa: E402
 from scripts.brokers.local_rabbitmq import LocalRabbitMQ  # noqa: E402
 
@@ -398,19 +398,12 @@ def run_broker(name: str, quick: bool, data: Path) -> dict[str, Any]:
         nats_server = LocalNats(data_dir=data / "nats")
         nats_server.start()
         server, bench = nats_server, NatsBench(nats_server, quick)
-    phases: dict[str, float] = {}
-
-    def timed(phase: str, measure: Callable[[], Any]) -> Any:
-        started = time.monotonic()
-        result = measure()
-        phases[phase] = round(time.monotonic() - started, 1)
-        return result
-
+    phases = Phases()
     try:
-        producers = timed("producers", lambda: bench.paired("produce"))
-        consumers = timed("consumers", lambda: bench.paired("consume"))
-        latencies = timed("latencies", bench.latencies)
-        native = timed("native", bench.native)
+        producers = phases.timed("producers", lambda: bench.paired("produce"))
+        consumers = phases.timed("consumers", lambda: bench.paired("consume"))
+        latencies = phases.timed("latencies", bench.latencies)
+        native = phases.timed("native", bench.native)
     finally:
         server.close()
     return {**summarise(bench, producers, consumers, latencies, native), "phases_s": phases}

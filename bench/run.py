@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from kafka.admin import KafkaAdminClient  # noqa: E402
 
 from apps.runtime.settings import KafkaSettings  # noqa: E402
 from bench import loops  # noqa: E402
+from bench.phases import Phases  # noqa: E402
 from scripts.brokers.local_kafka import LocalKafka  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -60,15 +60,7 @@ class Bench:
         self.java_events = 60_000 if quick else 80_000  # ceiling rows only (120k took 14 s)
         self.admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
         self._topics = 0
-        self.phases: dict[str, float] = {}
-
-    def timed(self, phase: str, measure: Callable[[], Any]) -> Any:
-        """Run one phase, noting its wall time (the JSON reports where the minutes go)."""
-        started = time.monotonic()
-        try:
-            return measure()
-        finally:
-            self.phases[phase] = round(time.monotonic() - started, 1)
+        self.phases = Phases()
 
     def topic(self, partitions: int = 3) -> str:
         self._topics += 1
@@ -197,10 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         broker.start()
         try:
             bench = Bench(broker, args.quick)
-            producers = bench.timed("producers", bench.producers)
-            consumers = bench.timed("consumers", bench.consumers)
-            latencies = bench.timed("latencies", bench.latencies)
-            java = bench.timed("java", bench.java)
+            producers = bench.phases.timed("producers", bench.producers)
+            consumers = bench.phases.timed("consumers", bench.consumers)
+            latencies = bench.phases.timed("latencies", bench.latencies)
+            java = bench.phases.timed("java", bench.java)
         finally:
             broker.stop()
     summary = summarise(producers, consumers, latencies, java)
