@@ -62,7 +62,7 @@ from apps.runtime.adapter import (
     Publisher,
 )
 from apps.runtime.bindings import NatsCodec
-from apps.runtime.envelope import ContentMode, HeaderValue, WireMessage
+from apps.runtime.envelope import ContentMode, HeaderValue, WireMessage, header_text
 from apps.runtime.events import EventRegistry
 from apps.runtime.jetstream_publish import AckCollector, Burst
 from apps.runtime.jetstream_pull import Puller
@@ -189,8 +189,7 @@ async def ensure_stream(js: JetStreamContext, topic: str) -> str:
 
 
 def headers_of(message: WireMessage) -> dict[str, str]:
-    headers = {name: value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
-               for name, value in message.headers}
+    headers = {name: header_text(value) for name, value in message.headers}
     if message.key is not None:
         headers[KEY_HEADER] = message.key.decode("utf-8", "surrogateescape")
     if ID_HEADER in headers:

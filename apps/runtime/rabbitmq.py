@@ -152,7 +152,7 @@ def properties_of(message: WireMessage) -> BasicProperties:
         if name == CONTENT_TYPE:
             content_type = header_text(value)
         else:
-            headers[name] = value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
+            headers[name] = header_text(value)
     event_id = headers.get("cloudEvents_id") or headers.get("cloudEvents:id")
     return BasicProperties(delivery_mode=PERSISTENT, content_type=content_type, headers=headers or None,
                            message_id=event_id)
