@@ -46,21 +46,15 @@ for pair in "pulumi:$PULUMI_V" "pulumi-kubernetes:$K8S_V" "pulumi-random:$RANDOM
     fail "versions.env says ${pair%%:*} ${pair#*:} but requirements.txt pins $pinned" \
       "make them equal: the engine asks for plugins at exactly the SDK wheel's version"
 done
-engine_ready=true
+where="the official release downloads"
+[[ -n ${EVENTPLATFORM_MIRROR:-} ]] && where="the mirror $EVENTPLATFORM_MIRROR/engine"
 if scripts/engine/status.sh >/dev/null; then
   say "      cached in $ENGINE_CACHE"
-elif scripts/engine/install-official.sh; then
-  say "      installed the official release binaries"
 else
-  say "      official downloads unreachable; building the same versions from the Go module proxy"
-  go_bin=$(scripts/engine/ensure-go.sh) || fail "no Go toolchain" "install Go >= $(VERSION_OF GO_MIN_VERSION)"
-  PATH="$go_bin:$PATH" scripts/engine/build-from-source.sh || true
-  if ! scripts/engine/status.sh | sed 's/^/[setup]       /'; then
-    # Not fatal: the tests of the components and workloads do not need the engine. The
-    # engine-driven targets (make preview/up/destroy, make test-engine) stop with this report.
-    engine_ready=false
-    say "      ENGINE INCOMPLETE: see the report above; continuing with everything else"
-  fi
+  say "      from $where"
+  scripts/engine/install.sh | sed 's/^/[setup]       /' ||
+    fail "the engine could not be installed (see above)" "fix what the line above says, then rerun make setup"
+  scripts/engine/status.sh >/dev/null || { scripts/engine/status.sh | sed 's/^/[setup]       /'; fail "the engine is incomplete" "see above"; }
 fi
 
 step "Plugins into the project's PULUMI_HOME ($PULUMI_HOME)"
@@ -71,12 +65,8 @@ install_plugin() {
     --file "$ENGINE_CACHE/$name-$version/pulumi-resource-$name" >/dev/null ||
     fail "pulumi could not install the $name plugin" "run: . ./env.sh && pulumi plugin ls"
 }
-if $engine_ready; then
-  install_plugin kubernetes "$K8S_V"
-  install_plugin random "$RANDOM_V"
-else
-  say "      skipped: the plugins are not available (engine incomplete)"
-fi
+install_plugin kubernetes "$K8S_V"
+install_plugin random "$RANDOM_V"
 
 step "Brokers for the workload tests and benchmarks: Kafka, RabbitMQ, NATS"
 for broker in kafka rabbitmq nats; do
@@ -95,11 +85,8 @@ if command -v pulumi >/dev/null; then
   [[ $cli == "v$PULUMI_V" ]] || fail "pulumi version says $cli, expected v$PULUMI_V" "delete $ENGINE_CACHE/pulumi-$PULUMI_V and rerun"
   say "  pulumi      $cli ($(command -v pulumi))"
 fi
-if $engine_ready; then
-  pulumi plugin ls 2>/dev/null | awk 'NR > 1 && NF { printf "[setup]   plugin      %s %s\n", $1, $3 }'
-else
-  say "  engine      INCOMPLETE (scripts/engine/status.sh): make preview/up/destroy and make test-engine need it"
-fi
+pulumi plugin ls 2>/dev/null | awk 'NR > 1 && NF && $1 != "TOTAL" { printf "[setup]   plugin      %s %s\n", $1, $3 }'
+say "  engine      $(scripts/engine/status.sh)"
 say "  kafka       $(VERSION_OF KAFKA_VERSION) ($(scripts/brokers/kafka.sh path))"
 say "  rabbitmq    $(VERSION_OF RABBITMQ_DEB_VERSION) ($(scripts/brokers/rabbitmq.sh path))"
 say "  nats        $(VERSION_OF NATS_SERVER_VERSION) ($(scripts/brokers/nats.sh path))"

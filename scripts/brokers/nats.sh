@@ -9,7 +9,7 @@
 # The cache lives outside the checkout, keyed by both versions:
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/event-platform/nats-<server version>-cli-<cli version>/bin/
 # Versions come from versions.env (# Brokers section); NATS_SERVER_VERSION / NATSCLI_VERSION in the
-# environment override them. Go comes from scripts/engine/ensure-go.sh (the machine's Go when new
+# environment override them. Go comes from scripts/brokers/ensure-go.sh (the machine's Go when new
 # enough, else the pinned toolchain from the module proxy). The two binaries build one after the
 # other, to stay frugal on shared CPUs.
 set -euo pipefail
@@ -38,7 +38,7 @@ install() {
     return 0
   fi
   local go_bin
-  go_bin="$("$repo_root/scripts/engine/ensure-go.sh")" || die "no Go toolchain (see scripts/engine/ensure-go.sh)"
+  go_bin="$("$repo_root/scripts/brokers/ensure-go.sh")" || die "no Go toolchain (see scripts/brokers/ensure-go.sh)"
   mkdir -p "$cache_root"
   local staging
   staging="$(mktemp -d "$cache_root/.nats-$server_version.XXXXXX")"

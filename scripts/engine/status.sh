@@ -18,7 +18,6 @@ if ((${#missing[@]} == 0)); then
 fi
 echo "the Pulumi engine is incomplete; missing under $ENGINE_CACHE:"
 printf '  %s\n' "${missing[@]}"
-echo "what to do: run 'make setup' where get.pulumi.com and GitHub releases are reachable (or with a"
-echo "GOPROXY that serves the pinned pseudo-versions in versions.env), or copy a complete"
-echo "$ENGINE_CACHE from such a machine. README: 'The Pulumi engine'."
+echo "what to do: run 'make setup' (set EVENTPLATFORM_MIRROR to a mirror holding engine/ when"
+echo "get.pulumi.com and GitHub releases are unreachable). README: 'The Pulumi engine'."
 exit 1

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the bin folder of a Go toolchain new enough for the engine build. Uses the machine's Go
+# Prints the bin folder of a Go toolchain new enough to build the test NATS server and CLI. Uses the machine's Go
 # when it is at least GO_MIN_VERSION; otherwise fetches GO_TOOLCHAIN_VERSION from the Go module
 # proxy (the same golang.org/toolchain module `GOTOOLCHAIN=auto` uses) into the cache, once.
 set -euo pipefail
@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 v() { sed -n "s/^$1=//p" "$ROOT/versions.env" | tail -n 1; }
 min=$(v GO_MIN_VERSION)
 want=$(v GO_TOOLCHAIN_VERSION)
-say() { printf '[engine] %s\n' "$*" >&2; }
+say() { printf '[go] %s\n' "$*" >&2; }
 
 if command -v go >/dev/null; then
   have=$(go env GOVERSION 2>/dev/null); have=${have#go}
@@ -18,7 +18,7 @@ if command -v go >/dev/null; then
   say "the machine's Go $have is older than $min: using Go $want from the module proxy"
 fi
 
-cache="${ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/event-platform/engine}/go-$want"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/event-platform/go-$want"
 if [[ ! -x $cache/go/bin/go ]]; then
   case "$(uname -m)" in x86_64 | amd64) arch=amd64 ;; aarch64 | arm64) arch=arm64 ;; *) say "no Go for $(uname -m)"; exit 1 ;; esac
   os=$(uname -s | tr '[:upper:]' '[:lower:]')
