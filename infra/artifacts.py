@@ -88,6 +88,20 @@ KNATIVE_KAFKA_BROKER_DATA_PLANE = ManifestPin(
     ),
     mirror_path="manifests/knative/1.23.0/eventing-kafka-broker.yaml",
 )
+# The CRDs the Knative Operator installs at run time for KnativeEventing/KnativeServing 1.23.0
+# (the render checks validate Brokers, Triggers, sources and Services against them).
+KNATIVE_EVENTING_CRDS = ManifestPin(
+    "knative-eventing-crds",
+    KNATIVE_VERSION,
+    url="https://github.com/knative/eventing/releases/download/knative-v1.23.0/eventing-crds.yaml",
+    mirror_path="manifests/knative/1.23.0/1-eventing-crds.yaml",
+)
+KNATIVE_SERVING_CRDS = ManifestPin(
+    "knative-serving-crds",
+    KNATIVE_VERSION,
+    url="https://github.com/knative/serving/releases/download/knative-v1.23.0/serving-crds.yaml",
+    mirror_path="manifests/knative/1.23.0/1-serving-crds.yaml",
+)
 # Strimzi publishes its CRDs as a separate release asset; the chart's crds/ folder holds the
 # same definitions, which is what the mirror offers.
 STRIMZI_CRDS_URL = "https://github.com/strimzi/strimzi-kafka-operator/releases/download/1.2.0/strimzi-crds-1.2.0.yaml"
@@ -136,13 +150,14 @@ class ArtifactSource:
             raise ArtifactError(f"{relative} is missing from the artifact mirror {self.mirror}")
         return path
 
-    def chart_args(self, pin: ChartPin) -> dict[str, Any]:
-        """Keyword arguments for ``helm.v4.ChartArgs`` that fetch this chart."""
+    def chart_location(self, pin: ChartPin) -> dict[str, str]:
+        """Where the chart comes from: ``{"path"}`` (a mirror archive) or ``{"chart", "version", "repo"}``."""
         if self.mirror is not None:
-            return {"chart": str(self._mirror_file(f"charts/{pin.archive_name}"))}
+            return {"path": str(self._mirror_file(f"charts/{pin.archive_name}"))}
         if pin.oci:
             return {"chart": pin.oci, "version": pin.version}
-        return {"chart": pin.name, "version": pin.version, "repository_opts": {"repo": pin.repo}}
+        assert pin.repo is not None
+        return {"chart": pin.name, "version": pin.version, "repo": pin.repo}
 
     def has_manifest(self, pin: ManifestPin) -> bool:
         """False when the configured mirror lacks the manifest (upstream always has it)."""

@@ -8,6 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.charts import settled
+
 PART_OF_LABEL = "app.kubernetes.io/part-of"
 PART_OF = "event-platform"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", PART_OF_LABEL: PART_OF}
@@ -17,6 +19,7 @@ def child(parent: pulumi.Resource, *, depends_on: list[pulumi.Resource] | None =
           stateful: bool = False, protect: bool = False) -> pulumi.ResourceOptions:
     """Options for a component's child.
 
+    ``depends_on`` waits for every object of the charts it names (``infra.charts.settled``).
     Stateful children of a protected platform (brokers, node pools, topics, streams) are both
     protected against `pulumi destroy` and retained in the cluster if their definition is ever
     removed from the program, so a refactor can never delete data.
@@ -24,7 +27,7 @@ def child(parent: pulumi.Resource, *, depends_on: list[pulumi.Resource] | None =
     guard = stateful and protect
     return pulumi.ResourceOptions(
         parent=parent,
-        depends_on=depends_on or [],
+        depends_on=settled(depends_on or []),
         protect=guard,
         retain_on_delete=guard,
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import artifacts
+from infra.charts import ChartTemplating, helm_chart, ready_of
 
 WEBHOOK_PORT = 10250
 
@@ -16,25 +18,24 @@ WEBHOOK_PORT = 10250
 class CertManagerArgs:
     namespace: pulumi.Input[str]
     source: artifacts.ArtifactSource
+    templating: ChartTemplating = field(default_factory=ChartTemplating)
 
 
 class CertManager(pulumi.ComponentResource):
     """cert-manager with its CRDs, issuing the certificates operator webhooks request."""
 
-    chart: k8s.helm.v4.Chart
+    chart: k8s.helm.v3.Chart
+    charts_ready: pulumi.Output[Sequence[pulumi.Resource]]
 
     def __init__(self, name: str, args: CertManagerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("eventplatform:certmanager:CertManager", name, None, opts)
-        self.chart = k8s.helm.v4.Chart(
-            name,
-            k8s.helm.v4.ChartArgs(
-                **args.source.chart_args(artifacts.CERT_MANAGER),
-                name="cert-manager",
-                namespace=args.namespace,
-                # CRDs as chart templates so they upgrade with it; the startupapicheck Job is a
-                # Helm hook that v4 Charts skip anyway.
-                values={"crds": {"enabled": True, "keep": False}, "startupapicheck": {"enabled": False}},
-            ),
+        self.chart = helm_chart(
+            "cert-manager", artifacts.CERT_MANAGER, args.source, args.templating,
+            namespace=args.namespace,
+            # CRDs as chart templates so they upgrade with it; the startupapicheck Job is a Helm
+            # hook (a v3 Chart would apply it as a plain Job that only waits for the webhook).
+            values={"crds": {"enabled": True, "keep": False}, "startupapicheck": {"enabled": False}},
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.charts_ready = ready_of(self.chart)
         self.register_outputs({})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -11,6 +12,7 @@ import pulumi_random as random
 
 from infra import artifacts
 from infra.base import MANAGED_BY, child, custom_resource, zone_spread
+from infra.charts import ChartTemplating, helm_chart, ready_of
 
 API = "kafka.strimzi.io/v1"
 CLUSTER_LABEL = "strimzi.io/cluster"
@@ -76,13 +78,15 @@ class StrimziOperatorArgs:
     namespace: pulumi.Input[str]
     source: artifacts.ArtifactSource
     watch_namespaces: list[str] = field(default_factory=list)
+    templating: ChartTemplating = field(default_factory=ChartTemplating)
 
 
 class StrimziOperator(pulumi.ComponentResource):
     """Strimzi's CRDs (managed explicitly, so upgrades update them) and the cluster operator."""
 
     crds: k8s.yaml.v2.ConfigGroup
-    chart: k8s.helm.v4.Chart
+    chart: k8s.helm.v3.Chart
+    charts_ready: pulumi.Output[Sequence[pulumi.Resource]]
 
     def __init__(self, name: str, args: StrimziOperatorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("eventplatform:kafka:StrimziOperator", name, None, opts)
@@ -90,19 +94,17 @@ class StrimziOperator(pulumi.ComponentResource):
         self.crds = k8s.yaml.v2.ConfigGroup(
             f"{name}-crds", **args.source.strimzi_crds(), opts=pulumi.ResourceOptions(parent=self)
         )
-        self.chart = k8s.helm.v4.Chart(
-            name,
-            k8s.helm.v4.ChartArgs(
-                **args.source.chart_args(artifacts.STRIMZI),
-                namespace=args.namespace,
-                skip_crds=True,
-                values={
-                    "watchNamespaces": args.watch_namespaces,
-                    "resources": {"requests": {"cpu": "200m", "memory": "384Mi"}, "limits": {"memory": "384Mi"}},
-                },
-            ),
+        self.chart = helm_chart(
+            name, artifacts.STRIMZI, args.source, args.templating,
+            namespace=args.namespace,
+            skip_crds=True,
+            values={
+                "watchNamespaces": args.watch_namespaces,
+                "resources": {"requests": {"cpu": "200m", "memory": "384Mi"}, "limits": {"memory": "384Mi"}},
+            },
             opts=child(self, depends_on=[self.crds]),
         )
+        self.charts_ready = ready_of(self.chart)
         self.register_outputs({})
 
 

@@ -9,6 +9,7 @@ does not bundle — the Kafka Broker data plane — is applied from its pinned r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ import pulumi_kubernetes as k8s
 
 from infra import artifacts
 from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security
+from infra.charts import ChartTemplating, helm_chart, ready_of
 
 OPERATOR_API = "operator.knative.dev/v1beta1"
 EVENTING_API = "eventing.knative.dev/v1"
@@ -89,12 +91,14 @@ class Delivery:
 class KnativeOperatorArgs:
     namespace: pulumi.Input[str]
     source: artifacts.ArtifactSource
+    templating: ChartTemplating = field(default_factory=ChartTemplating)
 
 
 class KnativeOperator(pulumi.ComponentResource):
-    """The Knative Operator chart (no Helm hooks, so a v4 Chart installs all of it)."""
+    """The Knative Operator chart (it has no Helm hooks)."""
 
-    chart: k8s.helm.v4.Chart
+    chart: k8s.helm.v3.Chart
+    charts_ready: pulumi.Output[Sequence[pulumi.Resource]]
 
     def __init__(self, name: str, args: KnativeOperatorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("eventplatform:knative:KnativeOperator", name, None, opts)
@@ -102,23 +106,20 @@ class KnativeOperator(pulumi.ComponentResource):
         # the `restricted` Pod Security Standard; the namespace runs `baseline` (docs/knative.md).
         container = {key: restricted_container_security()[key]
                      for key in ("allowPrivilegeEscalation", "readOnlyRootFilesystem", "runAsNonRoot")}
-        self.chart = k8s.helm.v4.Chart(
-            name,
-            k8s.helm.v4.ChartArgs(
-                **args.source.chart_args(artifacts.KNATIVE_OPERATOR),
-                name="knative-operator",
-                namespace=args.namespace,
-                values={
-                    "knative_operator": {
-                        # The operator refuses to install on clusters Knative 1.23 does not support.
-                        "kubernetes_min_version": MIN_KUBERNETES,
-                        "knative_operator": {"containerSecurityContext": container},
-                        "operator_webhook": {"containerSecurityContext": container},
-                    }
-                },
-            ),
+        self.chart = helm_chart(
+            "knative-operator", artifacts.KNATIVE_OPERATOR, args.source, args.templating,
+            namespace=args.namespace,
+            values={
+                "knative_operator": {
+                    # The operator refuses to install on clusters Knative 1.23 does not support.
+                    "kubernetes_min_version": MIN_KUBERNETES,
+                    "knative_operator": {"containerSecurityContext": container},
+                    "operator_webhook": {"containerSecurityContext": container},
+                }
+            },
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.charts_ready = ready_of(self.chart)
         self.register_outputs({})
 
 
@@ -274,18 +275,21 @@ class KafkaBrokerConfig(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def kafka_auth_data(user: str | None, password: pulumi.Input[str] | None,
+def kafka_auth_data(user: str | None, password: pulumi.Input[str] | None, tls: bool,
                     ca_cert: pulumi.Input[str] | None) -> dict[str, pulumi.Input[str]]:
-    """The Secret keys Knative's Kafka components read: SCRAM-SHA-512 with a user, TLS with a CA."""
-    sasl, tls = user is not None and password is not None, ca_cert is not None
+    """The Secret keys Knative's Kafka components read: SCRAM-SHA-512 with a user, TLS with a CA.
+
+    ``ca_cert`` is None only where the cluster CA cannot be read (render mode): the listener is
+    still TLS, and the caller reports the missing ``ca.crt``.
+    """
+    sasl = user is not None and password is not None
     data: dict[str, pulumi.Input[str]] = {
         "protocol": ("SASL_" if sasl else "") + ("SSL" if tls else "PLAINTEXT"),
     }
     if sasl:
         assert user is not None and password is not None
         data.update({"sasl.mechanism": "SCRAM-SHA-512", "user": user, "password": password})
-    if tls:
-        assert ca_cert is not None
+    if tls and ca_cert is not None:
         data["ca.crt"] = ca_cert
     return data
 

@@ -46,32 +46,25 @@ class PlatformNamespace(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.name = self.namespace.metadata.apply(lambda m: m["name"])
-        after_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-default-deny-ingress",
-            metadata={"name": "default-deny-ingress", "namespace": self.name, "labels": MANAGED_BY},
-            spec={"podSelector": {}, "policyTypes": ["Ingress"]},
-            opts=after_namespace,
-        )
-        if args.allow_platform_ingress:
-            self._allow_platform(name, after_namespace)
-        if args.open_ports:
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-allow-webhooks",
-                metadata={"name": "allow-api-server-webhooks", "namespace": self.name, "labels": MANAGED_BY},
-                spec={
-                    "podSelector": {},
-                    "policyTypes": ["Ingress"],
-                    "ingress": [{"ports": [{"port": port, "protocol": "TCP"} for port in args.open_ports]}],
-                },
-                opts=after_namespace,
-            )
+        ingress_policies(name, self.name, args.open_ports, args.allow_platform_ingress,
+                         pulumi.ResourceOptions(parent=self, depends_on=[self.namespace]))
         self.register_outputs({"name": self.name})
 
-    def _allow_platform(self, name: str, opts: pulumi.ResourceOptions) -> None:
+
+def ingress_policies(name: str, namespace: pulumi.Input[str], open_ports: list[int], allow_platform: bool,
+                     opts: pulumi.ResourceOptions) -> None:
+    """Default-deny ingress, then what may come in: other platform namespaces (when
+    ``allow_platform``) and anyone on ``open_ports`` (the API server calling webhooks)."""
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-default-deny-ingress",
+        metadata={"name": "default-deny-ingress", "namespace": namespace, "labels": MANAGED_BY},
+        spec={"podSelector": {}, "policyTypes": ["Ingress"]},
+        opts=opts,
+    )
+    if allow_platform:
         k8s.networking.v1.NetworkPolicy(
             f"{name}-allow-platform",
-            metadata={"name": "allow-from-platform-namespaces", "namespace": self.name, "labels": MANAGED_BY},
+            metadata={"name": "allow-from-platform-namespaces", "namespace": namespace, "labels": MANAGED_BY},
             spec={
                 "podSelector": {},
                 "policyTypes": ["Ingress"],
@@ -81,4 +74,14 @@ class PlatformNamespace(pulumi.ComponentResource):
             },
             opts=opts,
         )
-
+    if open_ports:
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-webhooks",
+            metadata={"name": "allow-api-server-webhooks", "namespace": namespace, "labels": MANAGED_BY},
+            spec={
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"ports": [{"port": port, "protocol": "TCP"} for port in open_ports]}],
+            },
+            opts=opts,
+        )

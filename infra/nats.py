@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from infra import artifacts
 from infra.base import child, custom_resource, deep_merge, restricted_container_security, restricted_pod_security
+from infra.charts import ChartTemplating, helm_chart, ready_of
 
 API = "jetstream.nats.io/v1beta2"
 CLIENT_PORT = 4222
@@ -34,6 +36,7 @@ class NatsArgs:
     protect: bool
     spread: bool
     source: artifacts.ArtifactSource
+    templating: ChartTemplating = field(default_factory=ChartTemplating)
     storage_class: str | None = None
     streams: list[StreamSpec] = field(default_factory=list)
     extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
@@ -42,8 +45,9 @@ class NatsArgs:
 class NatsJetStream(pulumi.ComponentResource):
     """A NATS cluster with file-backed JetStream, its NACK controller and declared streams."""
 
-    chart: k8s.helm.v4.Chart
-    controller: k8s.helm.v4.Chart
+    chart: k8s.helm.v3.Chart
+    controller: k8s.helm.v3.Chart
+    charts_ready: pulumi.Output[Sequence[pulumi.Resource]]
     url: pulumi.Output[str]
     monitoring_endpoint: pulumi.Output[str]
 
@@ -51,35 +55,28 @@ class NatsJetStream(pulumi.ComponentResource):
         super().__init__("eventplatform:nats:NatsJetStream", name, None, opts)
         # Protecting the chart protects what it renders; the StatefulSet's PVCs are additionally
         # retained by Kubernetes itself when the StatefulSet goes (see nats_values).
-        self.chart = k8s.helm.v4.Chart(
-            name,
-            k8s.helm.v4.ChartArgs(
-                **args.source.chart_args(artifacts.NATS),
-                name=args.release_name,
-                namespace=args.namespace,
-                values=deep_merge(nats_values(args), args.extra_values),
-            ),
+        self.chart = helm_chart(
+            args.release_name, artifacts.NATS, args.source, args.templating,
+            namespace=args.namespace,
+            values=deep_merge(nats_values(args), args.extra_values),
             opts=child(self, stateful=True, protect=args.protect),
         )
         host = pulumi.Output.from_input(args.namespace).apply(lambda ns: f"{args.release_name}.{ns}.svc")
         self.url = host.apply(lambda h: f"nats://{h}:{CLIENT_PORT}")
         self.monitoring_endpoint = host.apply(lambda h: f"{h}:{MONITOR_PORT}")
-        self.controller = k8s.helm.v4.Chart(
-            f"{name}-nack",
-            k8s.helm.v4.ChartArgs(
-                **args.source.chart_args(artifacts.NACK),
-                name=f"{args.release_name}-nack",
-                namespace=args.namespace,
-                values={
-                    "namespaced": True,
-                    "jetstream": {"nats": {"url": self.url}},
-                    "securityContext": restricted_pod_security(),
-                    "containerSecurityContext": restricted_container_security(),
-                    "readOnly": True,
-                },
-            ),
+        self.controller = helm_chart(
+            f"{args.release_name}-nack", artifacts.NACK, args.source, args.templating,
+            namespace=args.namespace,
+            values={
+                "namespaced": True,
+                "jetstream": {"nats": {"url": self.url}},
+                "securityContext": restricted_pod_security(),
+                "containerSecurityContext": restricted_container_security(),
+                "readOnly": True,
+            },
             opts=child(self, depends_on=[self.chart]),
         )
+        self.charts_ready = ready_of(self.chart, self.controller)
         for stream in args.streams:
             self._stream(name, args, stream)
         self.register_outputs({"url": self.url, "monitoring_endpoint": self.monitoring_endpoint})

@@ -13,6 +13,7 @@ named ``metrics`` (docs/alerts.md, "Scraping conventions").
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +25,7 @@ import pulumi_random as random
 from infra import artifacts
 from infra.alerts import AlertThresholdArgs, alert_groups
 from infra.base import MANAGED_BY, child, restricted_container_security
+from infra.charts import ChartTemplating, helm_chart, ready_of
 
 MONITORING_API = "monitoring.coreos.com/v1"
 RELEASE = "kps"
@@ -71,12 +73,14 @@ class MonitoringStackArgs:
     # cert-manager issues the admission webhook's certificate: the chart's alternative is a pair
     # of Helm-hook Jobs, which a v4 Chart never runs.
     cert_manager: pulumi.Resource | None = None
+    templating: ChartTemplating = field(default_factory=ChartTemplating)
 
 
 class MonitoringStack(pulumi.ComponentResource):
     """kube-prometheus-stack with a generated Grafana admin password and explicit selectors."""
 
-    chart: k8s.helm.v4.Chart
+    chart: k8s.helm.v3.Chart
+    charts_ready: pulumi.Output[Sequence[pulumi.Resource]]
     grafana_url: pulumi.Output[str]
     prometheus_url: pulumi.Output[str]
     alertmanager_url: pulumi.Output[str]
@@ -96,17 +100,14 @@ class MonitoringStack(pulumi.ComponentResource):
         )
         self.grafana_admin_secret = secret.metadata.apply(lambda m: m["name"])
         deps: list[pulumi.Resource] = [secret, *([args.cert_manager] if args.cert_manager else [])]
-        self.chart = k8s.helm.v4.Chart(
-            name,
-            k8s.helm.v4.ChartArgs(
-                **args.source.chart_args(artifacts.KUBE_PROMETHEUS_STACK),
-                name=RELEASE,
-                namespace=args.namespace,
-                values=stack_values(args, self.grafana_admin_secret),
-            ),
+        self.chart = helm_chart(
+            RELEASE, artifacts.KUBE_PROMETHEUS_STACK, args.source, args.templating,
+            namespace=args.namespace,
+            values=stack_values(args, self.grafana_admin_secret),
             # Prometheus' and Alertmanager's volumes hold the history; guard them in prod.
             opts=child(self, depends_on=deps, stateful=True, protect=args.protect),
         )
+        self.charts_ready = ready_of(self.chart)
         host = pulumi.Output.from_input(args.namespace).apply(lambda ns: f"{ns}.svc.cluster.local")
         self.grafana_url = host.apply(lambda h: f"http://{GRAFANA_SERVICE}.{h}")
         self.prometheus_url = host.apply(lambda h: f"http://{PROMETHEUS_SERVICE}.{h}:9090")

@@ -19,6 +19,7 @@ from infra import artifacts, knative, observability
 from infra.alerts import AlertThresholdArgs
 from infra.base import MANAGED_BY
 from infra.certmanager import CertManager, CertManagerArgs
+from infra.charts import ChartTemplating, settled
 from infra.config import KnativeKafkaSourceConfig, PlatformConfig
 from infra.kafka import (
     KafkaCluster,
@@ -73,6 +74,7 @@ class EventPlatform(pulumi.ComponentResource):
         super().__init__("eventplatform:platform:EventPlatform", name, None, opts)
         self.config = config
         self.source = artifacts.ArtifactSource.from_settings(config.artifacts.mirror)
+        self.templating = ChartTemplating.for_target(config.target)
         self.prod = config.environment == "prod"
         self.outputs = {"environment": config.environment, "namespaces": {}, "unavailable_artifacts": []}
         self.cert_manager: CertManager | None = None
@@ -100,7 +102,7 @@ class EventPlatform(pulumi.ComponentResource):
         self.register_outputs(self.outputs)
 
     def _opts(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, depends_on=depends_on or [])
+        return pulumi.ResourceOptions(parent=self, depends_on=settled(depends_on or []))
 
     def _namespace(self, key: str, open_ports: list[int] | None = None, pod_security: str = "restricted",
                    name: str | None = None, allow_platform_ingress: bool = True) -> PlatformNamespace:
@@ -130,7 +132,8 @@ class EventPlatform(pulumi.ComponentResource):
         if self.cert_manager is None:
             cm_namespace = self._namespace("cert-manager", open_ports=[10250])
             self.cert_manager = CertManager(
-                "cert-manager", CertManagerArgs(namespace=cm_namespace.name, source=self.source),
+                "cert-manager",
+                CertManagerArgs(namespace=cm_namespace.name, source=self.source, templating=self.templating),
                 self._opts([cm_namespace]),
             )
         return self.cert_manager
@@ -141,7 +144,8 @@ class EventPlatform(pulumi.ComponentResource):
         self.kafka_namespace = namespace
         operator = StrimziOperator(
             "strimzi",
-            StrimziOperatorArgs(namespace=namespace.name, source=self.source, watch_namespaces=[NAMESPACES["kafka"]]),
+            StrimziOperatorArgs(namespace=namespace.name, source=self.source, watch_namespaces=[NAMESPACES["kafka"]],
+                                templating=self.templating),
             self._opts([namespace]),
         )
         cluster = KafkaCluster(
@@ -268,6 +272,7 @@ class EventPlatform(pulumi.ComponentResource):
                 protect=self.config.protect_stateful,
                 spread=self.prod,
                 source=self.source,
+                templating=self.templating,
                 streams=[
                     StreamSpec(s.name, s.subjects, s.replicas or min(cfg.replicas, 3), s.max_age, s.max_deliver)
                     for s in cfg.streams
@@ -283,10 +288,12 @@ class EventPlatform(pulumi.ComponentResource):
         }
 
     def _keda(self) -> None:
+        cert_manager = self._cert_manager()
         namespace = self._namespace("keda", open_ports=[9443, 6443])
-        keda = Keda("keda", KedaArgs(namespace=namespace.name, source=self.source, replicas=2 if self.prod else 1,
+        keda = Keda("keda", KedaArgs(namespace=namespace.name, source=self.source, templating=self.templating,
+                                     replicas=2 if self.prod else 1,
                                      extra_values=self._scrape_values(observability.keda_metrics_values())),
-                    self._after_monitoring([namespace]))
+                    self._after_monitoring([namespace, cert_manager]))
         self.keda = keda
         self.outputs["keda"] = {"namespace": namespace.name}
 
@@ -302,6 +309,7 @@ class EventPlatform(pulumi.ComponentResource):
             observability.MonitoringStackArgs(
                 namespace=namespace.name,
                 source=self.source,
+                templating=self.templating,
                 retention=cfg.retention,
                 retention_size=cfg.retention_size,
                 storage=observability.MonitoringStorage(cfg.storage.type, cfg.storage.size, cfg.storage.storage_class),
@@ -373,7 +381,8 @@ class EventPlatform(pulumi.ComponentResource):
         kourier_ns = self._namespace("kourier-system", open_ports=[8080, 8081, 8443])
         events_ns = self._namespace("events", name=cfg.namespace)
         operator = knative.KnativeOperator(
-            "knative-operator", knative.KnativeOperatorArgs(namespace=operator_ns.name, source=self.source),
+            "knative-operator", knative.KnativeOperatorArgs(namespace=operator_ns.name, source=self.source,
+                                                           templating=self.templating),
             self._opts([operator_ns]),
         )
         serving = knative.KnativeServing(
@@ -445,7 +454,8 @@ class EventPlatform(pulumi.ComponentResource):
                 self._opts([self.kafka_cluster]),
             ).password
         data = knative.kafka_auth_data(
-            user_name if password is not None else None, password, self._kafka_cluster_ca() if kafka.tls else None
+            user_name if password is not None else None, password, kafka.tls,
+            self._kafka_cluster_ca(f"{user_name}-kafka-auth") if kafka.tls else None,
         )
         secret = k8s.core.v1.Secret(
             f"{name}-kafka-auth",
@@ -456,8 +466,17 @@ class EventPlatform(pulumi.ComponentResource):
         name_of_secret: pulumi.Output[str] = secret.metadata.apply(lambda m: m["name"])
         return name_of_secret
 
-    def _kafka_cluster_ca(self) -> pulumi.Output[str]:
-        """Strimzi's cluster CA certificate, read once the Kafka resource exists (never copied by hand)."""
+    def _kafka_cluster_ca(self, needed_by: str) -> pulumi.Output[str] | None:
+        """Strimzi's cluster CA certificate, read once the Kafka resource exists (never copied by hand).
+
+        None in render mode: no operator has generated it, so ``needed_by`` is rendered without it
+        and the gap is reported by name (a warning and the ``render_gaps`` output).
+        """
+        if self.config.target == "render":
+            gap = f"Secret {needed_by}: ca.crt (Strimzi's cluster CA exists only once the operator has run)"
+            self.outputs.setdefault("render_gaps", []).append(gap)
+            pulumi.log.warn(f"render mode: {gap}", resource=self)
+            return None
         if not hasattr(self, "_cluster_ca"):
             assert self.kafka_cluster is not None
             name = f"{self.config.kafka.cluster_name}-cluster-ca-cert"

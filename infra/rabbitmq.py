@@ -15,8 +15,12 @@ import pulumi_random as random
 
 from infra import artifacts
 from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, zone_spread
+from infra.namespaces import ingress_policies
 
 API = "rabbitmq.com/v1beta1"
+# Where both operators' release manifests install themselves, and their webhook servers' port.
+OPERATOR_NAMESPACE = "rabbitmq-system"
+OPERATOR_WEBHOOK_PORT = 9443
 AMQP_PORT = 5672
 MANAGEMENT_PORT = 15672
 PROMETHEUS_PORT = 15692
@@ -49,6 +53,10 @@ class RabbitmqOperators(pulumi.ComponentResource):
             file=args.source.manifest(artifacts.RABBITMQ_TOPOLOGY_OPERATOR),
             opts=child(self, depends_on=[*deps, self.cluster_operator]),
         )
+        # The manifests create rabbitmq-system themselves; its ingress is the platform's to close:
+        # only the API server reaches the operators' webhooks, only platform namespaces the rest.
+        ingress_policies(f"{name}-system", OPERATOR_NAMESPACE, [OPERATOR_WEBHOOK_PORT], True,
+                         child(self, depends_on=[self.cluster_operator]))
         self.register_outputs({})
 
 

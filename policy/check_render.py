@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from policy import render
+from infra import artifacts
+from policy import operator_crds, render
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         if not objects:
             print(f"{args.folder}: no manifests found (run make render first)")
             return 1
+        source = artifacts.ArtifactSource.from_settings(None)
         sections = {
-            "schema": render.schema_findings(objects, args.kubernetes_version),
+            "schema": render.schema_findings(objects, args.kubernetes_version,
+                                             operator_crds.runtime_crds(objects, source)),
             "references": render.reference_findings(objects),
             "policy": render.policy_findings(objects, args.environment),
         }

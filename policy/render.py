@@ -47,14 +47,29 @@ class Finding:
         return f"{self.where} at {self.path or '<root>'}: {self.message}"
 
 
+class _ManifestLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """YAML as Kubernetes reads it: a bare ``=`` is the string "=", not YAML 1.1's value tag
+    (CRDs list operators such as ``=`` and ``!=`` in enums), and parsing is libyaml's."""
+
+
+_ManifestLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:value"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load(folder: Path) -> list[Rendered]:
     """Every object of a render, in a stable order (folder, file name, position)."""
     found = []
     for path in sorted(folder.rglob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if isinstance(doc, dict) and doc.get("kind"):
-                found.append(Rendered(str(path.relative_to(folder)), doc))
+        found += load_text(path.read_text(), str(path.relative_to(folder)))
     return found
+
+
+def load_text(text: str, where: str) -> list[Rendered]:
+    """The Kubernetes objects of one multi-document YAML text."""
+    docs = yaml.load_all(text, Loader=_ManifestLoader)
+    return [Rendered(where, doc) for doc in docs if isinstance(doc, dict) and doc.get("kind")]
 
 
 def _crd_schemas(objects: Iterable[Rendered]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -101,8 +116,11 @@ def custom_resource_errors(api_version: str, kind: str, body: dict[str, Any],
             for e in jsonschema.Draft7Validator(converted).iter_errors(body)]
 
 
-def schema_findings(objects: list[Rendered], k8s_version: str = KUBERNETES_VERSION) -> list[Finding]:
-    schemas = _crd_schemas(objects)
+def schema_findings(objects: list[Rendered], k8s_version: str = KUBERNETES_VERSION,
+                    runtime_crds: list[Rendered] | None = None) -> list[Finding]:
+    """Core kinds against Kubernetes' schema; custom resources against the CRDs in the render or
+    in ``runtime_crds`` (those an operator of the render installs when it runs)."""
+    schemas = _crd_schemas([*objects, *(runtime_crds or [])])
     findings = []
     for item in objects:
         api_version = str(item.obj.get("apiVersion", ""))
@@ -125,6 +143,10 @@ def schema_findings(objects: list[Rendered], k8s_version: str = KUBERNETES_VERSI
 def reference_findings(objects: list[Rendered]) -> list[Finding]:
     """Names one object uses that must exist in the same render."""
     present = {item.identity for item in objects}
+    # cert-manager writes each Certificate's key pair into the Secret it names.
+    present |= {("Secret", item.identity[1], str(item.obj["spec"]["secretName"]))
+                for item in objects if item.obj.get("kind") == "Certificate" and "cert-manager.io/" in
+                str(item.obj.get("apiVersion")) and (item.obj.get("spec") or {}).get("secretName")}
     findings = []
 
     def need(item: Rendered, kind: str, name: str, path: str) -> None:

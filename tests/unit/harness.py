@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import runpy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import pulumi
 from pulumi.runtime.stack import wait_for_rpcs
 
 REPO = Path(__file__).resolve().parents[2]
+HELM_TEMPLATE = "kubernetes:helm:template"
 
 
 @dataclass
@@ -56,11 +58,21 @@ class Recorder(pulumi.runtime.Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        # A helm.v3.Chart asks the provider to template it; record what it asked for (release,
+        # chart, values) and answer with no objects: the engine tests template for real.
+        if args.token == HELM_TEMPLATE:
+            opts = json.loads(args.args["jsonOpts"])
+            self.resources.append(Registered(HELM_TEMPLATE, opts["release_name"], opts, args.provider or ""))
         return {}
 
     # --- queries tests read like specifications -------------------------------------
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.type == typ]
+
+    def chart(self, release: str) -> Registered:
+        """The template request of the chart released as ``release``; ``inputs`` holds its options."""
+        (found,) = [r for r in self.of_type(HELM_TEMPLATE) if r.name == release]
+        return found
 
     def custom(self, kind: str) -> list[Registered]:
         # CustomResource registers under the type token kubernetes:<apiVersion>:<Kind>.

@@ -25,8 +25,7 @@ def one(recorder: Recorder, kind: str) -> Registered:
 
 
 def chart(recorder: Recorder, name: str) -> Registered:
-    (found,) = [r for r in recorder.of_type("kubernetes:helm.sh/v4:Chart") if r.name == name]
-    return found
+    return recorder.chart(name)
 
 
 def platform_outputs(environment: str, overrides: dict[str, Any] | None = None) -> tuple[Recorder, dict[str, Any]]:
@@ -149,7 +148,7 @@ def test_offline_mirror_names_the_missing_data_plane(monkeypatch: pytest.MonkeyP
     # Waiting for a Broker that cannot become Ready would only turn the warning into a timeout.
     assert "pulumi.com/waitFor" not in one(recorder, "Broker").inputs["metadata"]["annotations"]
     # Everything the mirror does hold is still read from it.
-    assert chart(recorder, "knative-operator").inputs["chart"].startswith(str(Path(mirror_root())))
+    assert chart(recorder, "knative-operator").inputs["path"].startswith(str(Path(mirror_root())))
 
 
 def test_dev_heartbeat_ping_source_targets_the_broker(dev: Recorder) -> None:
@@ -254,10 +253,14 @@ def test_stack_program_exports_secret_outputs_as_secrets() -> None:
     assert all(secret for _value, secret in recorder.results.values())
 
 
-@pytest.mark.parametrize(("user", "ca", "protocol"), [
-    ("u", "CA", "SASL_SSL"), ("u", None, "SASL_PLAINTEXT"), (None, "CA", "SSL"), (None, None, "PLAINTEXT"),
+@pytest.mark.parametrize(("user", "tls", "ca", "protocol"), [
+    ("u", True, "CA", "SASL_SSL"), ("u", False, None, "SASL_PLAINTEXT"), (None, True, "CA", "SSL"),
+    (None, False, None, "PLAINTEXT"),
+    # Render mode: the listener is TLS, only the CA is not known yet.
+    ("u", True, None, "SASL_SSL"),
 ])
-def test_kafka_auth_secret_keys_follow_the_listener(user: str | None, ca: str | None, protocol: str) -> None:
-    data = knative.kafka_auth_data(user, "pw" if user else None, ca)
+def test_kafka_auth_secret_keys_follow_the_listener(user: str | None, tls: bool, ca: str | None,
+                                                    protocol: str) -> None:
+    data = knative.kafka_auth_data(user, "pw" if user else None, tls, ca)
     assert data["protocol"] == protocol
     assert ("sasl.mechanism" in data) == (user is not None) and ("ca.crt" in data) == (ca is not None)

@@ -13,7 +13,7 @@ import pytest
 from infra import artifacts, observability
 from infra.alerts import AlertThresholdArgs, alert_groups, alerts
 from infra.config import build_config
-from tests.unit.harness import REPO, Recorder, Registered, run_stack
+from tests.unit.harness import HELM_TEMPLATE, REPO, Recorder, Registered, run_stack
 from tests.unit.schema_check import validation_errors
 
 MONITOR_KINDS = ("ServiceMonitor", "PodMonitor", "PrometheusRule")
@@ -21,12 +21,11 @@ SELECTOR_KINDS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig
 
 
 def chart(recorder: Recorder, name: str) -> Registered:
-    (found,) = [r for r in recorder.of_type("kubernetes:helm.sh/v4:Chart") if r.name == name]
-    return found
+    return recorder.chart(name)
 
 
 def prometheus_spec(recorder: Recorder) -> dict[str, Any]:
-    return dict(chart(recorder, "monitoring").inputs["values"]["prometheus"]["prometheusSpec"])
+    return dict(chart(recorder, "kps").inputs["values"]["prometheus"]["prometheusSpec"])
 
 
 def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
@@ -53,7 +52,7 @@ def test_prometheus_selects_by_an_explicit_label_in_every_namespace(dev: Recorde
         assert spec[f"{kind}NamespaceSelector"] == {}
         assert spec[f"{kind}SelectorNilUsesHelmValues"] is False
     # The label is the release label the chart's own monitors carry.
-    assert chart(dev, "monitoring").inputs["name"] == observability.SELECTOR_LABELS["release"]
+    assert chart(dev, "kps").inputs["release_name"] == observability.SELECTOR_LABELS["release"]
 
 
 def test_every_platform_monitor_and_rule_is_selected(prod: Recorder) -> None:
@@ -83,13 +82,13 @@ def test_keda_and_nats_charts_create_podmonitors_prometheus_selects(prod: Record
 
 
 def test_admission_webhooks_use_cert_manager_not_helm_hooks(dev: Recorder) -> None:
-    webhooks = chart(dev, "monitoring").inputs["values"]["prometheusOperator"]["admissionWebhooks"]
+    webhooks = chart(dev, "kps").inputs["values"]["prometheusOperator"]["admissionWebhooks"]
     assert webhooks["enabled"] is True
     assert webhooks["certManager"] == {"enabled": True}
     assert webhooks["patch"] == {"enabled": False}
     # cert-manager is installed for monitoring even without RabbitMQ.
     recorder = run_stack("dev", {"platform": {"rabbitmq": {"enabled": False}}})
-    assert [c.name for c in recorder.of_type("kubernetes:helm.sh/v4:Chart") if c.name == "cert-manager"]
+    assert [c.name for c in recorder.of_type(HELM_TEMPLATE) if c.name == "cert-manager"]
 
 
 def test_retention_and_storage_follow_the_preset(dev: Recorder, prod: Recorder) -> None:
@@ -101,22 +100,22 @@ def test_retention_and_storage_follow_the_preset(dev: Recorder, prod: Recorder) 
     claim = prod_spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim["resources"]["requests"]["storage"] == "50Gi"
     assert prod_spec["replicas"] == 2
-    alertmanager = chart(prod, "monitoring").inputs["values"]["alertmanager"]["alertmanagerSpec"]
+    alertmanager = chart(prod, "kps").inputs["values"]["alertmanager"]["alertmanagerSpec"]
     assert alertmanager["replicas"] == 3 and "volumeClaimTemplate" in alertmanager["storage"]
 
 
 def test_monitoring_pods_have_resources_and_prod_has_disruption_budgets(dev: Recorder, prod: Recorder) -> None:
-    values = chart(prod, "monitoring").inputs["values"]
+    values = chart(prod, "kps").inputs["values"]
     assert values["prometheus"]["prometheusSpec"]["resources"]["limits"] == {"memory": "4Gi"}
     assert values["prometheus"]["podDisruptionBudget"]["enabled"] is True
     assert values["alertmanager"]["podDisruptionBudget"]["enabled"] is True
     for part in ("grafana", "kube-state-metrics", "prometheus-node-exporter", "prometheusOperator"):
         assert set(values[part]["resources"]) == {"requests", "limits"}, part
-    assert "podDisruptionBudget" not in chart(dev, "monitoring").inputs["values"]["prometheus"]
+    assert "podDisruptionBudget" not in chart(dev, "kps").inputs["values"]["prometheus"]
 
 
 def test_grafana_admin_password_is_generated_and_kept_in_a_secret(prod: Recorder) -> None:
-    grafana = chart(prod, "monitoring").inputs["values"]["grafana"]
+    grafana = chart(prod, "kps").inputs["values"]["grafana"]
     secret_name = grafana["admin"]["existingSecret"]
     (secret,) = [s for s in prod.of_type("kubernetes:core/v1:Secret") if s.object_name == secret_name]
     assert "data" not in secret.inputs
@@ -126,7 +125,7 @@ def test_grafana_admin_password_is_generated_and_kept_in_a_secret(prod: Recorder
 
 
 def test_grafana_provisions_the_datasource_and_dashboards_the_sidecar_finds(dev: Recorder) -> None:
-    sidecar = chart(dev, "monitoring").inputs["values"]["grafana"]["sidecar"]
+    sidecar = chart(dev, "kps").inputs["values"]["grafana"]["sidecar"]
     assert sidecar["datasources"]["uid"] == observability.DATASOURCE_UID
     assert (sidecar["dashboards"]["label"], sidecar["dashboards"]["labelValue"]) == ("grafana_dashboard", "1")
     config_maps = [c for c in dev.of_type("kubernetes:core/v1:ConfigMap")
@@ -139,7 +138,7 @@ def test_grafana_provisions_the_datasource_and_dashboards_the_sidecar_finds(dev:
 
 def test_observability_can_be_switched_off() -> None:
     recorder = run_stack("dev", {"platform": {"observability": {"enabled": False}}})
-    assert not [c for c in recorder.of_type("kubernetes:helm.sh/v4:Chart") if c.name == "monitoring"]
+    assert not [c for c in recorder.of_type(HELM_TEMPLATE) if c.name == "kps"]
     assert not any(recorder.custom(kind) for kind in MONITOR_KINDS)
     assert "prometheus" not in chart(recorder, "keda").inputs["values"]
 
