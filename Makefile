@@ -16,8 +16,8 @@ TARGET := if [[ -z "$${EVENTPLATFORM_TARGET:-}" && -z "$${KUBECONFIG:-}" && ! -f
 .PHONY: help setup test test-engine lint typecheck preview render up destroy schema docs bench
 help:
 	@echo "make setup                 install everything (idempotent)"
-	@echo "make test                  lint, type check, unit and workload tests"
-	@echo "make test-engine           tests through the real Pulumi CLI (needs the complete engine)"
+	@echo "make test                  lint, type check, unit, workload and engine tests"
+	@echo "make test-engine           only the tests through the real Pulumi engine"
 	@echo "make preview STACK=dev     pulumi preview of a stack (dev|prod)"
 	@echo "make render STACK=prod     every manifest of a stack into rendered/<stack>/, validated (no cluster)"
 	@echo "make up STACK=dev          pulumi up of a stack against the current kube context"
@@ -29,7 +29,7 @@ setup:
 	@scripts/setup.sh
 
 test: lint typecheck
-	@$(ENV) scripts/run-tests.sh tests/unit tests/apps
+	@$(ENGINE) $(ENV) scripts/run-tests.sh tests/unit tests/apps tests/engine
 
 test-engine:
 	@$(ENGINE) $(ENV) scripts/run-tests.sh tests/engine

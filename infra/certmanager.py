@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,6 +20,8 @@ class CertManagerArgs:
     namespace: pulumi.Input[str]
     source: artifacts.ArtifactSource
     templating: ChartTemplating = field(default_factory=ChartTemplating)
+    # Two replicas of each Deployment behind budgets: its webhook admits every cert-manager object.
+    high_availability: bool = False
 
 
 class CertManager(pulumi.ComponentResource):
@@ -32,10 +35,29 @@ class CertManager(pulumi.ComponentResource):
         self.chart = helm_chart(
             "cert-manager", artifacts.CERT_MANAGER, args.source, args.templating,
             namespace=args.namespace,
-            # CRDs as chart templates so they upgrade with it; the startupapicheck Job is a Helm
-            # hook (a v3 Chart would apply it as a plain Job that only waits for the webhook).
-            values={"crds": {"enabled": True, "keep": False}, "startupapicheck": {"enabled": False}},
+            values=cert_manager_values(args.high_availability),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.charts_ready = ready_of(self.chart)
         self.register_outputs({})
+
+
+def cert_manager_values(high_availability: bool) -> dict[str, Any]:
+    replicas = 2 if high_availability else 1
+
+    def deployment(cpu: str, memory: str) -> dict[str, Any]:
+        return {
+            "replicaCount": replicas,
+            "podDisruptionBudget": {"enabled": high_availability, "minAvailable": 1},
+            "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
+        }
+
+    return {
+        # CRDs as chart templates so they upgrade with it.
+        "crds": {"enabled": True, "keep": False},
+        # A Helm hook (a v3 Chart would apply it as a plain Job that only waits for the webhook).
+        "startupapicheck": {"enabled": False},
+        **deployment("50m", "128Mi"),
+        "webhook": deployment("20m", "64Mi"),
+        "cainjector": deployment("20m", "128Mi"),
+    }

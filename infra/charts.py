@@ -15,7 +15,7 @@ that waits for those.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,6 +27,10 @@ from infra import artifacts
 # The Kubernetes version charts are templated for when no API server answers (render mode);
 # the Kubernetes schema the render checks validate against is the same release line.
 RENDER_KUBERNETES_VERSION = "1.36.1"
+
+
+# Edits one rendered object (a plain dict) in place before it is registered.
+Transformation = Callable[[dict[str, Any], pulumi.ResourceOptions], None]
 
 
 @dataclass(frozen=True)
@@ -49,15 +53,18 @@ class OwnsCharts(Protocol):
 
 def helm_chart(release_name: str, pin: artifacts.ChartPin, source: artifacts.ArtifactSource,
                templating: ChartTemplating, *, namespace: pulumi.Input[str], values: dict[str, Any],
-               skip_crds: bool = False, opts: pulumi.ResourceOptions) -> k8s.helm.v3.Chart:
+               skip_crds: bool = False, opts: pulumi.ResourceOptions,
+               transformations: list[Transformation] | None = None) -> k8s.helm.v3.Chart:
     """The pinned chart from upstream or the mirror, as release ``release_name``.
 
     Helm hooks are rendered as plain objects by a v3 Chart (nothing runs them as hooks), so
-    callers switch hook-only features off in ``values``.
+    callers switch hook-only features off in ``values``. ``transformations`` edit the rendered
+    objects before they are registered: only for what a chart's values cannot express.
     """
     common: dict[str, Any] = {
         "namespace": namespace,
         "values": values,
+        "transformations": transformations or [],
         "skip_crd_rendering": skip_crds,
         "kube_version": templating.kube_version,
     }

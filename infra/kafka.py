@@ -79,6 +79,8 @@ class StrimziOperatorArgs:
     source: artifacts.ArtifactSource
     watch_namespaces: list[str] = field(default_factory=list)
     templating: ChartTemplating = field(default_factory=ChartTemplating)
+    # A standby replica (Strimzi elects a leader) and a budget, so a drain never stops reconciling.
+    high_availability: bool = False
 
 
 class StrimziOperator(pulumi.ComponentResource):
@@ -100,6 +102,8 @@ class StrimziOperator(pulumi.ComponentResource):
             skip_crds=True,
             values={
                 "watchNamespaces": args.watch_namespaces,
+                "replicas": 2 if args.high_availability else 1,
+                "podDisruptionBudget": {"enabled": args.high_availability},
                 "resources": {"requests": {"cpu": "200m", "memory": "384Mi"}, "limits": {"memory": "384Mi"}},
             },
             opts=child(self, depends_on=[self.crds]),

@@ -37,6 +37,9 @@ class NatsArgs:
     spread: bool
     source: artifacts.ArtifactSource
     templating: ChartTemplating = field(default_factory=ChartTemplating)
+    # Each NATS server container's request (and memory limit); JetStream caches in memory.
+    cpu: str = "250m"
+    memory: str = "1Gi"
     storage_class: str | None = None
     streams: list[StreamSpec] = field(default_factory=list)
     extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
@@ -73,6 +76,7 @@ class NatsJetStream(pulumi.ComponentResource):
                 "securityContext": restricted_pod_security(),
                 "containerSecurityContext": restricted_container_security(),
                 "readOnly": True,
+                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}},
             },
             opts=child(self, depends_on=[self.chart]),
         )
@@ -125,15 +129,18 @@ def nats_values(args: NatsArgs) -> dict[str, Any]:
             key: {"maxSkew": 1, "whenUnsatisfiable": "ScheduleAnyway"}
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         }
-    container_security = {"merge": {"securityContext": restricted_container_security()}}
+    def container(cpu: str, memory: str) -> dict[str, Any]:
+        return {"merge": {"securityContext": restricted_container_security(),
+                          "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}}}
+
     return {
         "config": {
             "cluster": {"enabled": args.replicas > 1, "replicas": max(args.replicas, 2)},
             "jetstream": {"enabled": True, "fileStore": {"enabled": True, "pvc": pvc}},
             "monitor": {"enabled": True, "port": MONITOR_PORT},
         },
-        "container": container_security,
-        "reloader": container_security,
+        "container": container(args.cpu, args.memory),
+        "reloader": container("10m", "32Mi"),
         "natsBox": {"enabled": False},
         # KEDA's nats-jetstream scaler reads /jsz on the monitoring port through the service.
         "service": {"ports": {"monitor": {"enabled": True}}},

@@ -348,7 +348,7 @@ def nats_metrics_values() -> dict[str, Any]:
     return {
         "promExporter": {
             "enabled": True,
-            "merge": {"securityContext": restricted_container_security()},
+            "merge": {"securityContext": restricted_container_security(), "resources": resources("10m", "32Mi")},
             "podMonitor": {"enabled": True, "merge": {"metadata": {"labels": dict(SELECTOR_LABELS)}}},
         }
     }

@@ -10,6 +10,7 @@ the resources the next one needs through ``depends_on``; nothing waits on a time
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -65,12 +66,33 @@ def kubernetes_provider(config: PlatformConfig, stack: str) -> k8s.Provider:
     return k8s.Provider("cluster", enable_server_side_apply=True)
 
 
+# What a rendered Secret holds in place of each value (render mode writes manifests in plain text).
+REDACTED = "redacted-in-render: pulumi up generates it and keeps it a secret"
+
+
+def redact_secret_values(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """Render mode: every Secret keeps its keys, and no value (generated or copied)."""
+    if args.type_ != "kubernetes:core/v1:Secret":
+        return None
+    def redacted(marker: str) -> Callable[[Any], dict[str, str]]:
+        return lambda values: {key: marker for key in (values or {})}
+
+    props = dict(args.props)
+    for field, marker in (("stringData", REDACTED), ("data", base64.b64encode(REDACTED.encode()).decode())):
+        if field in props:
+            props[field] = pulumi.Output.from_input(props[field]).apply(redacted(marker))
+    return pulumi.ResourceTransformResult(props, args.opts)
+
+
 class EventPlatform(pulumi.ComponentResource):
     """The whole event platform of one environment."""
 
     outputs: dict[str, Any]
 
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+        if config.target == "render":
+            # A render is reviewed and may be committed: it must not carry credentials.
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transforms=[redact_secret_values]))
         super().__init__("eventplatform:platform:EventPlatform", name, None, opts)
         self.config = config
         self.source = artifacts.ArtifactSource.from_settings(config.artifacts.mirror)
@@ -133,7 +155,8 @@ class EventPlatform(pulumi.ComponentResource):
             cm_namespace = self._namespace("cert-manager", open_ports=[10250])
             self.cert_manager = CertManager(
                 "cert-manager",
-                CertManagerArgs(namespace=cm_namespace.name, source=self.source, templating=self.templating),
+                CertManagerArgs(namespace=cm_namespace.name, source=self.source, templating=self.templating,
+                                high_availability=self.prod),
                 self._opts([cm_namespace]),
             )
         return self.cert_manager
@@ -145,7 +168,7 @@ class EventPlatform(pulumi.ComponentResource):
         operator = StrimziOperator(
             "strimzi",
             StrimziOperatorArgs(namespace=namespace.name, source=self.source, watch_namespaces=[NAMESPACES["kafka"]],
-                                templating=self.templating),
+                                templating=self.templating, high_availability=self.prod),
             self._opts([namespace]),
         )
         cluster = KafkaCluster(
@@ -373,7 +396,7 @@ class EventPlatform(pulumi.ComponentResource):
         cfg = self.config.knative
         kafka_broker = cfg.broker_class == knative.KAFKA_BROKER
         webhook = [knative.WEBHOOK_PORT]
-        operator_ns = self._namespace("knative-operator", open_ports=webhook, pod_security="baseline")
+        operator_ns = self._namespace("knative-operator", open_ports=webhook)
         # Workload namespaces reach the autoscaler (queue-proxy stats) and the broker ingress.
         serving_ns = self._namespace("knative-serving", open_ports=[*webhook, 8080])
         eventing_ns = self._namespace("knative-eventing", open_ports=[*webhook, 8080])

@@ -120,21 +120,42 @@ def no_plaintext_secrets(obj: Manifest) -> list[str]:
 
 
 def prod_availability(objs: Iterable[Manifest]) -> list[str]:
-    """Prod Deployments/StatefulSets run ≥ 2 replicas and have a PodDisruptionBudget."""
+    """Prod Deployments/StatefulSets run ≥ 2 replicas and have a PodDisruptionBudget.
+
+    A workload a KEDA ScaledObject scales has no fixed count: its floor is ``minReplicaCount``.
+    """
     objs = list(objs)
     budgets = [o for o in objs if o.get("kind") == "PodDisruptionBudget"]
+    floors = _scaled_floors(objs)
     found = []
     for obj in objs:
         if obj.get("kind") not in ("Deployment", "StatefulSet"):
             continue
         if ((obj.get("metadata") or {}).get("annotations") or {}).get(SINGLETON_ANNOTATION) == "true":
             continue  # one aggregate, one instance by design (documented per workload)
-        replicas = (obj.get("spec") or {}).get("replicas", 1)
+        meta = obj.get("metadata") or {}
+        replicas = floors.get((obj.get("kind"), meta.get("namespace"), meta.get("name")),
+                              (obj.get("spec") or {}).get("replicas", 1))
+        violations = []
         if replicas < 2:
-            found.append(f"{where(obj)}: prod workloads need at least 2 replicas (has {replicas})")
+            violations.append(f"{where(obj)}: prod workloads need at least 2 replicas (has {replicas})")
         if not any(_budget_covers(b, obj) for b in budgets):
-            found.append(f"{where(obj)}: no PodDisruptionBudget selects its pods")
+            violations.append(f"{where(obj)}: no PodDisruptionBudget selects its pods")
+        found += [v for v in violations if not any(e.covers("prod-availability", obj, v) for e in EXEMPTIONS)]
     return found
+
+
+def _scaled_floors(objs: list[Manifest]) -> dict[tuple[Any, Any, Any], int]:
+    """(kind, namespace, name) of each ScaledObject's target → its minReplicaCount."""
+    floors = {}
+    for obj in objs:
+        if obj.get("kind") != "ScaledObject":
+            continue
+        spec = obj.get("spec") or {}
+        target = spec.get("scaleTargetRef") or {}
+        key = (target.get("kind", "Deployment"), (obj.get("metadata") or {}).get("namespace"), target.get("name"))
+        floors[key] = int(spec.get("minReplicaCount", 0))
+    return floors
 
 
 def _budget_covers(budget: Manifest, obj: Manifest) -> bool:
@@ -176,10 +197,33 @@ class Exemption:
                 and meta.get("name") == self.name and self.detail in violation)
 
 
+_CONTROLLER = ("a controller outside the data path: while its single pod restarts, brokers and workloads keep "
+               "serving and only reconciliation pauses; upstream ships it as one replica")
 EXEMPTIONS = [
     Exemption("no-plaintext-secrets", "Deployment", "knative-operator", "operator-webhook",
               "env WEBHOOK_SECRET_NAME",
               "the value is the name of the Secret the webhook keeps its serving certificate in, not a secret"),
+    # node-exporter reads the node's own metrics: host network and PID namespace are its purpose.
+    *(Exemption("restricted-pod-security", "DaemonSet", "monitoring", "kps-prometheus-node-exporter", detail,
+                "node-exporter reports the node itself, which needs the host's network and process namespaces "
+                "and its root filesystem read-only; it runs in the baseline-labelled monitoring namespace only")
+      for detail in ("hostNetwork", "hostPID", "allowPrivilegeEscalation", "capabilities", "seccompProfile")),
+    # Single-replica controllers upstream: the replica and budget rules are for what serves traffic.
+    *(Exemption("prod-availability", "Deployment", namespace, name, "", reason)
+      for namespace, name, reason in (
+          ("monitoring", "kps-operator", "prometheus-operator has no leader election: two replicas would both "
+                                         "reconcile; " + _CONTROLLER),
+          ("monitoring", "kps-kube-state-metrics", "a second replica would export every series twice; "
+                                                   "Prometheus alerts on its absence (KubeStateMetricsDown)"),
+          ("monitoring", "grafana", "Grafana keeps its state in SQLite on one volume; more replicas need an "
+                                    "external database. Dashboards are provisioned, so a restart loses nothing"),
+          ("knative-operator", "knative-operator", _CONTROLLER),
+          ("knative-operator", "operator-webhook", "validates only the operator's own KnativeServing/"
+                                                   "KnativeEventing objects; " + _CONTROLLER),
+          ("nats", "nats-nack", "the NACK chart has no replica or leader-election setting; " + _CONTROLLER),
+          ("rabbitmq-system", "rabbitmq-cluster-operator", _CONTROLLER),
+          ("rabbitmq-system", "messaging-topology-operator", _CONTROLLER),
+      )),
 ]
 
 

@@ -10,10 +10,16 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 . ./env.sh
 [[ -f Pulumi.$stack.yaml ]] || { echo "[render] no stack file Pulumi.$stack.yaml (stacks: dev, prod)"; exit 1; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# EVENTPLATFORM_RENDER_ROOT: where <stack>/ goes (default rendered/); EVENTPLATFORM_RENDER_WORK:
+# keep the throw-away project, state and log there for inspection (the engine tests read them).
+out_root=${EVENTPLATFORM_RENDER_ROOT:-$root/rendered}
+if [[ -n ${EVENTPLATFORM_RENDER_WORK:-} ]]; then
+  work=$EVENTPLATFORM_RENDER_WORK; mkdir -p "$work"
+else
+  work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+fi
 
-out="$root/rendered/$stack"
+out="$out_root/$stack"
 rm -rf "$out"   # a render is a pure function of the inputs: start from nothing
 project="$work/project"
 mkdir -p "$project" "$work/state" "$work/home"
@@ -31,10 +37,10 @@ export HOME="$work/home"
 
 cd "$project"
 pulumi stack init "$stack" --secrets-provider passphrase >/dev/null
-pulumi config set --stack "$stack" --path platform.render_directory "$root/rendered" >/dev/null  # + /<stack>
+pulumi config set --stack "$stack" --path platform.render_directory "$out_root" >/dev/null  # + /<stack>
 start=$SECONDS
 pulumi up --stack "$stack" --yes --non-interactive --skip-preview --suppress-progress >"$work/up.log" 2>&1 || {
   cat "$work/up.log"; echo "[render] pulumi up in render mode failed (log above)"; exit 1; }
-echo "[render] wrote $(find "$out" -name '*.yaml' | wc -l) files to rendered/$stack in $((SECONDS - start)) s"
+echo "[render] wrote $(find "$out" -name '*.yaml' | wc -l) files to $out in $((SECONDS - start)) s"
 cd "$root"
 python -m policy.check_render check "$out" --environment "$stack"

@@ -36,7 +36,9 @@ def engine_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         PULUMI_CONFIG_PASSPHRASE="test-only",
         EVENTPLATFORM_TARGET="render",
     )
+    # Render mode must find no kubeconfig at all (the provider would ask that cluster instead).
     env.pop("KUBECONFIG", None)
+    env["HOME"] = str(tmp_path_factory.mktemp("home"))
     mirror = os.environ.get("EVENTPLATFORM_MIRROR") or str(REPO.parent / "shared" / "mirror")
     if not Path(mirror, "charts").is_dir():
         pytest.fail(f"no artifact mirror at {mirror}: set EVENTPLATFORM_MIRROR (CI: ../shared/mirror)", pytrace=False)
@@ -49,7 +51,7 @@ PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__
 
 def pulumi(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     cwd = env.get("EP_TEST_PROJECT", str(REPO))
-    result = subprocess.run(["pulumi", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(["pulumi", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
     if check and result.returncode != 0:
         pytest.fail(f"pulumi {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result

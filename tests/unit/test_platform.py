@@ -106,7 +106,7 @@ def test_every_custom_resource_validates_against_its_pinned_crd(dev: Recorder, p
 
 # Exceptions to `restricted`, each with its reason in the component: node-exporter mounts the
 # host (monitoring); the Knative Operator chart cannot drop capabilities (knative-operator).
-POD_SECURITY_EXCEPTIONS = {"monitoring": "privileged", "knative-operator": "baseline"}
+POD_SECURITY_EXCEPTIONS = {"monitoring": "privileged"}
 
 
 def test_namespaces_enforce_restricted_pod_security_and_default_deny(dev: Recorder) -> None:
