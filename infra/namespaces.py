@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -55,33 +56,22 @@ def ingress_policies(name: str, namespace: pulumi.Input[str], open_ports: list[i
                      opts: pulumi.ResourceOptions) -> None:
     """Default-deny ingress, then what may come in: other platform namespaces (when
     ``allow_platform``) and anyone on ``open_ports`` (the API server calling webhooks)."""
-    k8s.networking.v1.NetworkPolicy(
-        f"{name}-default-deny-ingress",
-        metadata={"name": "default-deny-ingress", "namespace": namespace, "labels": MANAGED_BY},
-        spec={"podSelector": {}, "policyTypes": ["Ingress"]},
-        opts=opts,
-    )
+
+    def policy(suffix: str, object_name: str, ingress: list[dict[str, Any]] | None) -> None:
+        spec: dict[str, Any] = {"podSelector": {}, "policyTypes": ["Ingress"]}
+        if ingress is not None:
+            spec["ingress"] = ingress
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-{suffix}",
+            metadata={"name": object_name, "namespace": namespace, "labels": MANAGED_BY},
+            spec=spec,
+            opts=opts,
+        )
+
+    policy("default-deny-ingress", "default-deny-ingress", None)
     if allow_platform:
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-allow-platform",
-            metadata={"name": "allow-from-platform-namespaces", "namespace": namespace, "labels": MANAGED_BY},
-            spec={
-                "podSelector": {},
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {"from": [{"namespaceSelector": {"matchLabels": {PLATFORM_NAMESPACE_LABEL: "true"}}}]}
-                ],
-            },
-            opts=opts,
-        )
+        policy("allow-platform", "allow-from-platform-namespaces",
+               [{"from": [{"namespaceSelector": {"matchLabels": {PLATFORM_NAMESPACE_LABEL: "true"}}}]}])
     if open_ports:
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-allow-webhooks",
-            metadata={"name": "allow-api-server-webhooks", "namespace": namespace, "labels": MANAGED_BY},
-            spec={
-                "podSelector": {},
-                "policyTypes": ["Ingress"],
-                "ingress": [{"ports": [{"port": port, "protocol": "TCP"} for port in open_ports]}],
-            },
-            opts=opts,
-        )
+        policy("allow-webhooks", "allow-api-server-webhooks",
+               [{"ports": [{"port": port, "protocol": "TCP"} for port in open_ports]}])
