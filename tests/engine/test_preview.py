@@ -46,8 +46,10 @@ def test_bad_config_fails_preview_with_one_clear_line(stacks: dict[str, str]) ->
         pulumi(stacks, "config", "rm", "--stack", "dev", "--path", "platform.kafka.brokers")
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    errors = [line.strip() for line in output.splitlines() if line.strip().startswith("error:")]
-    assert errors[0] == ("error: event-platform:platform.kafka.brokers: Input should be greater than or equal "
-                         "to 1"), errors
+    diagnostics = output.split("Diagnostics:", 1)[1]
+    # One line names the key, what is wrong and the fix; nothing else mentions it.
+    assert [line.strip() for line in diagnostics.splitlines() if "platform.kafka.brokers" in line] == [
+        "event-platform:platform.kafka.brokers: Input should be greater than or equal to 1 (got 0); "
+        "fix: use a value of the documented type and range (see config.schema.json)"]
     assert "Traceback" not in output
-    assert not [line for line in output.splitlines() if line.strip().startswith("File \"")]
+    assert not [line for line in output.splitlines() if line.strip().startswith('File "')]
