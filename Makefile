@@ -10,6 +10,8 @@ PASSPHRASE := if [[ -z "$${PULUMI_CONFIG_PASSPHRASE:-}$${PULUMI_CONFIG_PASSPHRAS
 	export PULUMI_CONFIG_PASSPHRASE_FILE=$$(scripts/stack-passphrase.sh $(STACK)); fi &&
 SELECT := pulumi stack select --create --secrets-provider passphrase $(STACK) >/dev/null &&
 # Preview without cluster credentials (the pull-request case): with no kubeconfig, render.
+# Every preview and update is judged by the policy pack at the stack's levels (policy/<stack>.json).
+POLICY := --policy-pack policy $$([[ -f policy/$(STACK).json ]] && echo --policy-pack-config policy/$(STACK).json)
 TARGET := if [[ -z "$${EVENTPLATFORM_TARGET:-}" && -z "$${KUBECONFIG:-}" && ! -f $$HOME/.kube/config ]]; then \
 	export EVENTPLATFORM_TARGET=render; echo "no kubeconfig found: previewing in render mode"; fi &&
 
@@ -47,13 +49,13 @@ docs:
 	@$(ENV) python scripts/write_component_docs.py
 
 preview:
-	@$(ENGINE) $(ENV) $(PASSPHRASE) $(TARGET) $(SELECT) pulumi preview --stack $(STACK) --non-interactive --diff=false
+	@$(ENGINE) $(ENV) $(PASSPHRASE) $(TARGET) $(SELECT) pulumi preview --stack $(STACK) --non-interactive --diff=false $(POLICY)
 
 render:
 	@$(ENGINE) scripts/render.sh $(STACK)
 
 up:
-	@$(ENGINE) $(ENV) $(PASSPHRASE) $(SELECT) pulumi up --stack $(STACK) --non-interactive --yes
+	@$(ENGINE) $(ENV) $(PASSPHRASE) $(SELECT) pulumi up --stack $(STACK) --non-interactive --yes $(POLICY)
 
 destroy:
 	@$(ENGINE) $(ENV) $(PASSPHRASE) $(SELECT) pulumi destroy --stack $(STACK) --non-interactive --yes
