@@ -88,6 +88,41 @@ def floor(work: Path, env: dict[str, str], count: int) -> tuple[float, float]:
     return preview, up
 
 
+README = REPO / "bench" / "README.md"
+BEGIN, END = "<!-- engine: written by python -m bench.engine -->", "<!-- /engine -->"
+
+
+def with_engine_section(text: str, section: str | None = None) -> str:
+    """``text`` (bench/README.md) with the engine section replaced by ``section``, or, when None,
+    with the section the README has now kept (bench/brokers.py rewrites the rest of the file)."""
+    current = README.read_text() if README.exists() else ""
+    if section is None:
+        if BEGIN not in current:
+            return text
+        section = current[current.index(BEGIN):current.index(END) + len(END)]
+    else:
+        section = f"{BEGIN}\n{section.strip()}\n{END}"
+    if BEGIN in text:
+        text = text[:text.index(BEGIN)].rstrip() + "\n" + text[text.index(END) + len(END):]
+    return text.rstrip() + "\n\n" + section + "\n"
+
+
+def markdown(r: dict[str, Any], when: str) -> str:
+    return "\n".join([
+        "## The stacks through the engine",
+        "",
+        f"Measured {when} by `python -m bench.engine` ({r['cpus']} CPUs, render mode, no cluster; "
+        f"the prod stack plans {r['resources']} resources).",
+        "",
+        "| run | seconds | engine floor (same resource count) | ratio |",
+        "|---|---:|---:|---:|",
+        f"| `pulumi preview` of prod (`make preview` without a kubeconfig) | {r['preview_s']} | "
+        f"{r['floor_preview_s']} | {r['preview_to_floor']} |",
+        f"| `make render STACK=prod` (`up` in render mode + checks) | {r['render_s']} | {r['floor_up_s']} | "
+        f"{r['render_to_floor']} |",
+    ])
+
+
 def main() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         work = Path(tmp)
@@ -107,6 +142,8 @@ def main() -> dict[str, Any]:
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "engine.json").write_text(json.dumps(results, indent=2) + "\n")
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    README.write_text(with_engine_section(README.read_text(), markdown(results, when)))
     return results
 
 

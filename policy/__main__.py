@@ -7,7 +7,7 @@ manifests (policy/check_render.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -20,6 +20,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from policy import rules
 
@@ -30,10 +31,31 @@ def _is_kubernetes(resource_type: str) -> bool:
     return resource_type.startswith("kubernetes:") and not resource_type.startswith("kubernetes:helm.sh")
 
 
+def known(value: Any) -> Any:
+    """The resource's inputs as plain data, each value a preview cannot know yet as None.
+
+    The pack's proxy raises on reading an unknown value, and one unknown field (a Secret's
+    generated stringData) would otherwise stop a stack-wide policy from running at all. Rules read
+    None as "not set"; at `pulumi up` the values are known and judged as they are.
+    """
+    if isinstance(value, Mapping):
+        return {key: _item(value, key) for key in value}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_item(value, index) for index in range(len(value))]
+    return value
+
+
+def _item(container: Any, key: Any) -> Any:
+    try:
+        return known(container[key])
+    except UnknownValueError:
+        return None
+
+
 def _per_object(check: Callable[[dict[str, Any]], list[str]]) -> Callable[..., None]:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if _is_kubernetes(args.resource_type):
-            for violation in check(dict(args.props)):
+            for violation in check(known(args.props)):
                 report(violation, args.urn)
 
     return validate
@@ -45,13 +67,13 @@ def _stack_is_prod(args: StackValidationArgs) -> bool:
 
 def _prod_availability(args: StackValidationArgs, report: ReportViolation) -> None:
     if _stack_is_prod(args):
-        workloads = [dict(r.props) for r in args.resources if _is_kubernetes(r.resource_type)]
+        workloads = [known(r.props) for r in args.resources if _is_kubernetes(r.resource_type)]
         for violation in rules.prod_availability(workloads):
             report(violation, None)
 
 
 def _network_policies(args: StackValidationArgs, report: ReportViolation) -> None:
-    objs = [dict(r.props) for r in args.resources if _is_kubernetes(r.resource_type)]
+    objs = [known(r.props) for r in args.resources if _is_kubernetes(r.resource_type)]
     for violation in rules.network_policy_per_namespace(objs):
         report(violation, None)
 
