@@ -46,7 +46,6 @@ from infra.nats import NatsArgs, NatsJetStream, StreamSpec
 from infra.observability import MonitoringStack, MonitoringStackArgs
 from infra.platform import EventPlatform, kubernetes_provider
 from infra.rabbitmq import (
-    QueueSpec,
     RabbitmqCluster,
     RabbitmqClusterArgs,
     RabbitmqOperators,
@@ -75,7 +74,7 @@ __all__ = [
     "KafkaTopicArgs", "KafkaUser", "KafkaUserArgs", "KafkaWiring", "Keda", "KedaArgs", "KnativeEventing",
     "KnativeEventingArgs", "KnativeOperator", "KnativeOperatorArgs", "KnativeServing", "KnativeServingArgs",
     "MonitoringStack", "MonitoringStackArgs", "NamespaceArgs", "NatsArgs", "NatsJetStream", "NatsWiring",
-    "PingSource", "PingSourceArgs", "PlatformConfig", "PlatformNamespace", "QueueSpec", "RabbitmqCluster",
+    "PingSource", "PingSourceArgs", "PlatformConfig", "PlatformNamespace", "RabbitmqCluster",
     "RabbitmqClusterArgs", "RabbitmqOperators", "RabbitmqOperatorsArgs", "RabbitmqUser", "RabbitmqUserArgs",
     "RabbitmqWiring", "ScalingPlan", "StreamSpec", "StrimziOperator", "StrimziOperatorArgs", "TopicAccess",
     "Trigger", "TriggerArgs", "WiringError", "__version__", "build_config", "kubernetes_provider",

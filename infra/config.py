@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from apps.runtime.topology import stream_name
 from infra import artifacts
 from infra.base import deep_merge
 from infra.wiring import ScalingPlan, wiring_problems
@@ -118,12 +119,16 @@ class KafkaConfig(Strict):
         return topics
 
 
-class RabbitQueueConfig(Strict):
+class RabbitTopicConfig(Strict):
+    """A topic workloads may use on RabbitMQ. The runtime declares its exchange and stream, and each
+    consumer group's quorum queue on it (apps/BROKERS.md); listing it here is what lets a workload
+    name it and scopes the workload's permissions."""
+
     name: str = Field(pattern=_DNS_LABEL, max_length=63)
     delivery_limit: int = Field(
-        default=5, ge=1, le=1000, description="redeliveries before a message is dead-lettered (never unlimited)"
+        default=5, ge=1, le=1000,
+        description="deliveries of one message to a consumer group's queue before it is dead-lettered",
     )
-    dead_letter: bool = True
 
 
 class RabbitmqConfig(Strict):
@@ -133,7 +138,7 @@ class RabbitmqConfig(Strict):
     storage: Storage
     cpu: str = Field(pattern=r"^[0-9]+m?$")
     memory: str = Field(pattern=_QUANTITY)
-    queues: list[RabbitQueueConfig] = Field(default_factory=list)
+    topics: list[RabbitTopicConfig] = Field(default_factory=list)
 
     @field_validator("replicas")
     @classmethod
@@ -155,7 +160,7 @@ class NatsStreamConfig(Strict):
     subjects: list[str] = Field(min_length=1)
     replicas: int | None = Field(default=None, ge=1, le=5)
     max_age: str = Field(default="168h", pattern=r"^[0-9]+(s|m|h)$")
-    max_deliver: int = Field(default=5, ge=1, description="deliveries before the advisory dead-letters it")
+    max_deliver: int = Field(default=5, ge=2, le=1000, description="deliveries before the advisory dead-letters it")
 
 
 class NatsConfig(Strict):
@@ -372,6 +377,18 @@ def _workload_problems(service: WorkloadConfig, image: str, platform: dict[str, 
             problems.append(f"topics {missing} are not in kafka.topics; declare them there")
         consumed = [known[t] for t in service.consumes if t in known]
         partitions = min(consumed) if consumed else None
+    rabbitmq, nats = platform.get("rabbitmq"), platform.get("nats")
+    named = list(dict.fromkeys([*service.consumes, *service.reads, *service.produces]))
+    if service.broker == "rabbitmq" and rabbitmq is not None:
+        missing = [t for t in named if t not in {topic.name for topic in rabbitmq.topics}]
+        if missing:
+            problems.append(f"rabbitmq topics {missing} are not declared; add them to rabbitmq.topics "
+                            f"(e.g. - name: {missing[0]})")
+    if service.broker == "nats" and nats is not None:
+        missing = [t for t in named if nats_stream_for(nats, t) is None]
+        if missing:
+            problems.append(f"nats has no stream for topics {missing}; add them to nats.streams "
+                            f"(e.g. - name: {stream_name(missing[0])}, subjects: [{missing[0]}])")
     scaling = service.autoscaling
     if service.singleton and (scaling or service.replicas != 1):
         problems.append("a singleton runs exactly one replica: remove autoscaling and replicas")
@@ -397,6 +414,16 @@ _PIPELINE_TOPICS = ("orders", "inventory", "payments", "shipments")
 def _topics(partitions: int) -> list[dict[str, Any]]:
     # Event-sourced state is rebuilt from these logs: keep them forever.
     return [{"name": name, "partitions": partitions, "retention_ms": -1} for name in _PIPELINE_TOPICS]
+
+
+def _streams(replicas: int) -> list[dict[str, Any]]:
+    # Named as the runtime names a topic's stream, so the runtime finds (never recreates) them.
+    return [{"name": stream_name(name), "subjects": [name], "replicas": replicas} for name in _PIPELINE_TOPICS]
+
+
+def nats_stream_for(nats: NatsConfig, topic: str) -> NatsStreamConfig | None:
+    """The declared stream the runtime will use for `topic`: its name and a subject must match."""
+    return next((s for s in nats.streams if s.name == stream_name(topic) and topic in s.subjects), None)
 
 
 def _order_pipeline(prod: bool) -> list[dict[str, Any]]:
@@ -442,13 +469,13 @@ PRESETS: dict[str, dict[str, Any]] = {
             "storage": {"type": "persistent", "size": "2Gi", "delete_claim": True},
             "cpu": "500m",
             "memory": "1Gi",
-            "queues": [{"name": "orders"}],
+            "topics": [{"name": name} for name in _PIPELINE_TOPICS],
         },
         "nats": {
             "release_name": "nats",
             "replicas": 1,
             "jetstream_storage": {"type": "persistent", "size": "2Gi", "delete_claim": True},
-            "streams": [{"name": "ORDERS", "subjects": ["orders.>"]}],
+            "streams": _streams(replicas=1),
         },
         "keda": {},
         "workloads": {"image": artifacts.APPS_IMAGE, "services": _order_pipeline(prod=False)},
@@ -498,13 +525,13 @@ PRESETS: dict[str, dict[str, Any]] = {
             "storage": {"type": "persistent", "size": "50Gi", "delete_claim": False},
             "cpu": "2",
             "memory": "4Gi",
-            "queues": [{"name": "orders"}],
+            "topics": [{"name": name} for name in _PIPELINE_TOPICS],
         },
         "nats": {
             "release_name": "nats",
             "replicas": 3,
             "jetstream_storage": {"type": "persistent", "size": "20Gi", "delete_claim": False},
-            "streams": [{"name": "ORDERS", "subjects": ["orders.>"], "replicas": 3}],
+            "streams": _streams(replicas=3),
         },
         "keda": {},
         "workloads": {"image": artifacts.APPS_IMAGE, "services": _order_pipeline(prod=True)},

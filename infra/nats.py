@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from infra import artifacts
-from infra.base import child, custom_resource, deep_merge, restricted_container_security, restricted_pod_security
+from infra.base import (
+    MANAGED_BY,
+    child,
+    custom_resource,
+    deep_merge,
+    restricted_container_security,
+    restricted_pod_security,
+)
 from infra.charts import ChartTemplating, helm_chart, ready_of
 
 API = "jetstream.nats.io/v1beta2"
 CLIENT_PORT = 4222
 MONITOR_PORT = 8222
+NACK_USER = "nack"
+USERS_SECRET = "nats-users"
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,8 @@ class NatsArgs:
     memory: str = "1Gi"
     storage_class: str | None = None
     streams: list[StreamSpec] = field(default_factory=list)
+    # Clients that get a generated password (workload service names); nobody connects without one.
+    users: list[str] = field(default_factory=list)
     extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
 
 
@@ -56,13 +69,28 @@ class NatsJetStream(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NatsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("eventplatform:nats:NatsJetStream", name, None, opts)
+        # Every client authenticates: the NACK controller and each workload get a generated
+        # password, kept in one Secret the server reads through environment variables, so no
+        # password is ever part of the rendered config.
+        self.users = [NACK_USER, *dict.fromkeys(args.users)]
+        self._passwords = {
+            user: pulumi.Output.secret(random.RandomPassword(
+                f"{name}-{user}-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)).result)
+            for user in self.users
+        }
+        users_secret = k8s.core.v1.Secret(
+            f"{name}-users",
+            metadata={"name": USERS_SECRET, "namespace": args.namespace, "labels": MANAGED_BY},
+            string_data={user: password for user, password in self._passwords.items()},
+            opts=child(self),
+        )
         # Protecting the chart protects what it renders; the StatefulSet's PVCs are additionally
         # retained by Kubernetes itself when the StatefulSet goes (see nats_values).
         self.chart = helm_chart(
             args.release_name, artifacts.NATS, args.source, args.templating,
             namespace=args.namespace,
-            values=deep_merge(nats_values(args), args.extra_values),
-            opts=child(self, stateful=True, protect=args.protect),
+            values=deep_merge(deep_merge(nats_values(args), authorization_values(self.users)), args.extra_values),
+            opts=child(self, depends_on=[users_secret], stateful=True, protect=args.protect),
         )
         host = pulumi.Output.from_input(args.namespace).apply(lambda ns: f"{args.release_name}.{ns}.svc")
         self.url = host.apply(lambda h: f"nats://{h}:{CLIENT_PORT}")
@@ -72,7 +100,9 @@ class NatsJetStream(pulumi.ComponentResource):
             namespace=args.namespace,
             values={
                 "namespaced": True,
-                "jetstream": {"nats": {"url": self.url}},
+                # No URL: the controller connects per stream through the Account below, which
+                # carries its credentials from the Secret (the chart's URL flag cannot).
+                "jetstream": {"nats": {"url": None}},
                 "securityContext": restricted_pod_security(),
                 "containerSecurityContext": restricted_container_security(),
                 "readOnly": True,
@@ -81,9 +111,27 @@ class NatsJetStream(pulumi.ComponentResource):
             opts=child(self, depends_on=[self.chart]),
         )
         self.charts_ready = ready_of(self.chart, self.controller)
+        nack_secret = k8s.core.v1.Secret(
+            f"{name}-nack-credentials",
+            metadata={"name": "nack-credentials", "namespace": args.namespace, "labels": MANAGED_BY},
+            string_data={"user": NACK_USER, "password": self._passwords[NACK_USER]},
+            opts=child(self),
+        )
+        custom_resource(
+            NACK_USER, API, "Account", args.namespace,
+            {"name": NACK_USER, "servers": [self.url],
+             "user": {"secret": {"name": "nack-credentials"}, "user": "user", "password": "password"}},
+            child(self, depends_on=[self.controller, nack_secret]), resource_name=f"{name}-nack-account",
+        )
         for stream in args.streams:
             self._stream(name, args, stream)
         self.register_outputs({"url": self.url, "monitoring_endpoint": self.monitoring_endpoint})
+
+    def password_of(self, user: str) -> pulumi.Output[str]:
+        """The generated password of `user` (a secret Output); users are fixed by NatsArgs.users."""
+        if user not in self._passwords:
+            raise KeyError(f"NATS user {user!r} was not declared: add it to NatsArgs.users")
+        return self._passwords[user]
 
     def _stream(self, name: str, args: NatsArgs, stream: StreamSpec) -> None:
         opts = child(self, depends_on=[self.controller], stateful=True, protect=args.protect)
@@ -99,6 +147,7 @@ class NatsJetStream(pulumi.ComponentResource):
             "discard": "old",
             # In prod the controller leaves the stream in place if its resource is deleted.
             "preventDelete": args.protect,
+            "account": NACK_USER,
         }
         custom_resource(stream.name.lower(), API, "Stream", args.namespace, spec, opts,
                         resource_name=f"{name}-stream-{stream.name.lower()}")
@@ -112,6 +161,7 @@ class NatsJetStream(pulumi.ComponentResource):
             "maxAge": stream.max_age,
             "retention": "limits",
             "preventDelete": args.protect,
+            "account": NACK_USER,
         }
         custom_resource(f"{stream.name.lower()}-dlq", API, "Stream", args.namespace, dlq_spec, opts,
                         resource_name=f"{name}-stream-{stream.name.lower()}-dlq")
@@ -151,4 +201,23 @@ def nats_values(args: NatsArgs) -> dict[str, Any]:
             }
         },
         "podDisruptionBudget": {"enabled": args.replicas > 1},
+    }
+
+
+def password_variable(user: str) -> str:
+    return "NATS_PASSWORD_" + re.sub(r"[^A-Za-z0-9]", "_", user).upper()
+
+
+def authorization_values(users: list[str]) -> dict[str, Any]:
+    """Chart values: one password user per client, each password an environment variable of the
+    server container read from the users Secret (`<< $VAR >>` leaves it unquoted in nats.conf,
+    where the server resolves it). With users declared, anonymous clients are refused."""
+    return {
+        "config": {"merge": {"authorization": {"users": [
+            {"user": user, "password": f"<< ${password_variable(user)} >>"} for user in users
+        ]}}},
+        "container": {"env": {
+            password_variable(user): {"valueFrom": {"secretKeyRef": {"name": USERS_SECRET, "key": user}}}
+            for user in users
+        }},
     }

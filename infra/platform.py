@@ -38,7 +38,7 @@ from infra.keda import Keda, KedaArgs
 from infra.namespaces import NamespaceArgs, PlatformNamespace
 from infra.nats import NatsArgs, NatsJetStream, StreamSpec
 from infra.platform_workloads import declare_workloads
-from infra.rabbitmq import QueueSpec, RabbitmqCluster, RabbitmqClusterArgs, RabbitmqOperators, RabbitmqOperatorsArgs
+from infra.rabbitmq import RabbitmqCluster, RabbitmqClusterArgs, RabbitmqOperators, RabbitmqOperatorsArgs
 
 NAMESPACES = {
     "kafka": "kafka",
@@ -149,6 +149,11 @@ class EventPlatform(pulumi.ComponentResource):
         return knative_cfg.enabled and (
             knative_cfg.broker_class == knative.KAFKA_BROKER or bool(knative_cfg.kafka_sources))
 
+    def _workloads_on(self, broker: str) -> list[str]:
+        """The declared services that use `broker` (they get its credentials)."""
+        workloads = self.config.workloads
+        return [s.name for s in workloads.services if s.broker == broker] if workloads.enabled else []
+
     def _cert_manager(self) -> CertManager:
         """cert-manager, once, for whichever add-on needs webhook certificates first."""
         if self.cert_manager is None:
@@ -189,9 +194,9 @@ class EventPlatform(pulumi.ComponentResource):
                 protect=self.config.protect_stateful,
                 spread=self.prod,
                 operator=operator.chart,
-                # Knative's Kafka credentials read Strimzi's cluster CA Secret, which exists only
-                # once the cluster is Ready.
-                wait_ready=self._knative_reads_kafka(),
+                # Knative's Kafka credentials and TLS workloads read Strimzi's cluster CA Secret,
+                # which exists only once the cluster is Ready.
+                wait_ready=self._knative_reads_kafka() or (cfg.tls and bool(self._workloads_on("kafka"))),
             ),
             self._opts([operator]),
         )
@@ -267,7 +272,6 @@ class EventPlatform(pulumi.ComponentResource):
                 memory=cfg.memory,
                 protect=self.config.protect_stateful,
                 spread=self.prod,
-                queues=[QueueSpec(q.name, q.delivery_limit, q.dead_letter) for q in cfg.queues],
                 operators=operators,
             ),
             self._opts([namespace, operators]),
@@ -278,7 +282,7 @@ class EventPlatform(pulumi.ComponentResource):
             "management_url": cluster.management_url,
             "user_secret": cluster.app_user.secret_name,
             "password": cluster.app_user.password,
-            "queues": [q.name for q in cfg.queues],
+            "topics": [t.name for t in cfg.topics],
         }
 
     def _nats(self) -> None:
@@ -300,6 +304,7 @@ class EventPlatform(pulumi.ComponentResource):
                     StreamSpec(s.name, s.subjects, s.replicas or min(cfg.replicas, 3), s.max_age, s.max_deliver)
                     for s in cfg.streams
                 ],
+                users=self._workloads_on("nats"),
                 extra_values=self._scrape_values(observability.nats_metrics_values()),
             ),
             self._after_monitoring([namespace]),

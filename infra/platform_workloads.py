@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 import pulumi
 
 from infra import observability
-from infra.config import WorkloadConfig
+from infra.config import WorkloadConfig, nats_stream_for
 from infra.workloads import (
+    CA_NOT_YET_ISSUED,
     Autoscaling,
     BrokerWiring,
     EventGenerator,
@@ -86,6 +87,13 @@ def _broker_dependencies(platform: EventPlatform, service: WorkloadConfig) -> li
     return [broker]
 
 
+def _kafka_ca(platform: EventPlatform, service: WorkloadConfig) -> pulumi.Input[str]:
+    """The cluster CA for the workload's copy; in render mode it does not exist yet, so the copy
+    is rendered without it (CA_NOT_YET_ISSUED) and the platform reports the gap by name."""
+    ca = platform._kafka_cluster_ca(f"{service.name}-kafka-ca")
+    return CA_NOT_YET_ISSUED if ca is None else ca
+
+
 def _wiring(platform: EventPlatform, service: WorkloadConfig) -> BrokerWiring:
     config = platform.config
     if service.broker == "kafka":
@@ -100,21 +108,28 @@ def _wiring(platform: EventPlatform, service: WorkloadConfig) -> BrokerWiring:
             reads=service.reads, effects_journal=service.effects_journal, auto_offset_reset=service.auto_offset_reset,
             scram=kafka.authentication == "scram-sha-512", tls=kafka.tls, port=cluster.listener_port,
             replication_factor=kafka.replication_factor, min_insync_replicas=kafka.min_insync_replicas,
-            protect=config.protect_stateful,
+            protect=config.protect_stateful, ca_cert=_kafka_ca(platform, service) if kafka.tls else None,
         )
     if service.broker == "rabbitmq":
         rabbit = platform.rabbitmq_cluster
         assert rabbit is not None
+        limits = {t.name: t.delivery_limit for t in config.rabbitmq.topics}
         return RabbitmqWiring(
-            amqp_url=rabbit.amqp_url, management_url=rabbit.management_url, namespace="rabbitmq",
-            cluster_name=config.rabbitmq.cluster_name, queue=(service.consumes or [service.name])[0],
-            username=rabbit.app_user_name, password=rabbit.app_user.password,
+            host=rabbit.host, namespace="rabbitmq", cluster_name=config.rabbitmq.cluster_name,
+            consumes=service.consumes, produces=service.produces, reads=service.reads,
+            effects_journal=service.effects_journal,
+            # One limit per process: the strictest among the topics it consumes.
+            delivery_limit=min([limits[t] for t in service.consumes if t in limits] or [5]),
         )
     nats = platform.nats_jetstream
     assert nats is not None
-    stream = next(s for s in config.nats.streams if not service.consumes or s.name == service.consumes[0])
-    return NatsWiring(url=nats.url, monitoring_endpoint=nats.monitoring_endpoint, namespace="nats",
-                      stream=stream.name, subjects=stream.subjects, max_deliver=stream.max_deliver)
-
-
-
+    # The config check guarantees a stream per topic (config.nats_stream_for); never a bare next().
+    streams = [stream for topic in service.consumes if (stream := nats_stream_for(config.nats, topic))]
+    return NatsWiring(
+        url=nats.url, monitoring_endpoint=nats.monitoring_endpoint, namespace="nats",
+        consumes=service.consumes, produces=service.produces, reads=service.reads,
+        effects_journal=service.effects_journal,
+        max_deliver=min([s.max_deliver for s in streams] or [5]),
+        stream_replicas=min(config.nats.replicas, 3),
+        password=nats.password_of(service.name),
+    )

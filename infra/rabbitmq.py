@@ -24,8 +24,6 @@ OPERATOR_WEBHOOK_PORT = 9443
 AMQP_PORT = 5672
 MANAGEMENT_PORT = 15672
 PROMETHEUS_PORT = 15692
-EVENTS_EXCHANGE = "events"
-DEAD_LETTER_EXCHANGE = "events.dlx"
 
 
 @dataclass(frozen=True)
@@ -61,13 +59,6 @@ class RabbitmqOperators(pulumi.ComponentResource):
 
 
 @dataclass(frozen=True)
-class QueueSpec:
-    name: str
-    delivery_limit: int
-    dead_letter: bool = True
-
-
-@dataclass(frozen=True)
 class RabbitmqClusterArgs:
     namespace: pulumi.Input[str]
     cluster_name: str
@@ -78,7 +69,6 @@ class RabbitmqClusterArgs:
     protect: bool
     spread: bool
     storage_class: str | None = None
-    queues: list[QueueSpec] = field(default_factory=list)
     operators: RabbitmqOperators | None = None
 
 
@@ -86,6 +76,7 @@ class RabbitmqCluster(pulumi.ComponentResource):
     """A RabbitmqCluster (quorum queues, pause_minority, Prometheus) and its topology."""
 
     cluster: k8s.apiextensions.CustomResource
+    host: pulumi.Output[str]  # the cluster's Service name, for clients that build their own URL
     amqp_url: pulumi.Output[str]
     management_url: pulumi.Output[str]
     default_user_secret: pulumi.Output[str]
@@ -110,18 +101,14 @@ class RabbitmqCluster(pulumi.ComponentResource):
                 opts=child(self),
             )
         host = pulumi.Output.from_input(args.namespace).apply(lambda ns: f"{args.cluster_name}.{ns}.svc")
+        self.host = host
         self.amqp_url = host.apply(lambda h: f"amqp://{h}:{AMQP_PORT}/")
         self.management_url = host.apply(lambda h: f"http://{h}:{MANAGEMENT_PORT}")
         self.default_user_secret = pulumi.Output.from_input(f"{args.cluster_name}-default-user")
 
-        ref = {"name": args.cluster_name}
+        # No exchanges or queues here: the runtime declares its topology (apps/BROKERS.md) and
+        # each workload's user may touch exactly its own names (infra.workloads).
         after = child(self, depends_on=[self.cluster, *topology_deps])
-        topology = Topology(self, name, args.namespace, ref, after)
-        topology.exchange(EVENTS_EXCHANGE, "topic")
-        if any(q.dead_letter for q in args.queues):
-            topology.exchange(DEAD_LETTER_EXCHANGE, "direct")
-        for queue in args.queues:
-            topology.queue(queue)
         self.app_user_name = "event-platform-app"
         self.app_user = RabbitmqUser(
             f"{name}-app",
@@ -165,48 +152,6 @@ def cluster_spec(args: RabbitmqClusterArgs) -> dict[str, Any]:
     return spec
 
 
-class Topology:
-    """Declares exchanges, queues and bindings of one cluster as topology-operator resources."""
-
-    def __init__(self, owner: pulumi.Resource, prefix: str, namespace: pulumi.Input[str],
-                 ref: dict[str, str], opts: pulumi.ResourceOptions) -> None:
-        self._owner, self._prefix, self._namespace, self._ref, self._opts = owner, prefix, namespace, ref, opts
-
-    def _declare(self, kind: str, object_name: str, spec: dict[str, Any]) -> None:
-        custom_resource(
-            object_name, API, kind, self._namespace, {**spec, "rabbitmqClusterReference": self._ref},
-            self._opts, resource_name=f"{self._prefix}-{kind.lower()}-{object_name}",
-        )
-
-    def exchange(self, name: str, kind: str) -> None:
-        self._declare("Exchange", k8s_name(name), {"name": name, "type": kind, "durable": True})
-
-    def queue(self, queue: QueueSpec) -> None:
-        arguments: dict[str, Any] = {"x-queue-type": "quorum", "x-delivery-limit": queue.delivery_limit}
-        if queue.dead_letter:
-            dlq = f"{queue.name}.dlq"
-            arguments.update(
-                {
-                    "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-                    "x-dead-letter-routing-key": dlq,
-                    # at-least-once dead-lettering needs reject-publish overflow; it keeps a
-                    # message until the dead-letter queue has confirmed it.
-                    "x-dead-letter-strategy": "at-least-once",
-                    "x-overflow": "reject-publish",
-                }
-            )
-            self._declare("Queue", k8s_name(dlq), {"name": dlq, "type": "quorum", "durable": True,
-                                                    "arguments": {"x-queue-type": "quorum"}})
-            self._declare("Binding", k8s_name(f"{dlq}-binding"), {"source": DEAD_LETTER_EXCHANGE, "destination": dlq,
-                                                                   "destinationType": "queue", "routingKey": dlq})
-        self._declare("Queue", k8s_name(queue.name), {"name": queue.name, "type": "quorum", "durable": True,
-                                                       "arguments": arguments})
-        self._declare("Binding", k8s_name(f"{queue.name}-binding"), {
-            "source": EVENTS_EXCHANGE, "destination": queue.name, "destinationType": "queue",
-            "routingKey": f"{queue.name}.#",
-        })
-
-
 @dataclass(frozen=True)
 class RabbitmqUserArgs:
     namespace: pulumi.Input[str]
@@ -215,6 +160,7 @@ class RabbitmqUserArgs:
     configure: str = "^$"
     write: str = ".*"
     read: str = ".*"
+    tags: list[str] = field(default_factory=list)
 
 
 class RabbitmqUser(pulumi.ComponentResource):
@@ -238,7 +184,8 @@ class RabbitmqUser(pulumi.ComponentResource):
         ref = {"name": args.cluster_name}
         user = custom_resource(
             args.user_name, API, "User", args.namespace,
-            {"rabbitmqClusterReference": ref, "importCredentialsSecret": {"name": self.secret_name}},
+            {"rabbitmqClusterReference": ref, "importCredentialsSecret": {"name": self.secret_name},
+             "tags": args.tags},
             child(self, depends_on=[secret]), resource_name=f"{name}-user",
         )
         custom_resource(
@@ -247,13 +194,9 @@ class RabbitmqUser(pulumi.ComponentResource):
                 "rabbitmqClusterReference": ref,
                 "vhost": "/",
                 "userReference": {"name": args.user_name},
-                # Applications never declare topology: the operator owns it.
+                # Workload users get exactly the names their runtime declares (infra.workloads).
                 "permissions": {"configure": args.configure, "write": args.write, "read": args.read},
             },
             child(self, depends_on=[user]), resource_name=f"{name}-permission",
         )
         self.register_outputs({"secret_name": self.secret_name, "password": self.password})
-
-
-def k8s_name(name: str) -> str:
-    return name.replace(".", "-").replace("_", "-").lower()

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from apps.runtime.topology import WorkloadTopics, exact_names_pattern, group_queue, stream_name
 from infra import kafka as kafka_mod
 from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, zone_spread
-from infra.rabbitmq import QueueSpec, Topology
-from infra.wiring import ScalingPlan, check_wiring
+from infra.rabbitmq import RabbitmqUser, RabbitmqUserArgs
+from infra.wiring import ScalingPlan, WiringError, check_wiring
+from infra.workload_contract import DeclaredEnvironment, contract_problems
 
 SINGLETON_ANNOTATION = "eventplatform.io/singleton"
 DNS_EGRESS: dict[str, Any] = {
@@ -46,6 +48,9 @@ class KafkaWiring:
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     scram: bool = False
     tls: bool = False
+    # The cluster CA certificate (PEM) the client verifies the listener with; required with tls.
+    # It is copied into a Secret in the workload's namespace (Strimzi keeps its own in Kafka's).
+    ca_cert: pulumi.Input[str] | None = None
     port: int = kafka_mod.PLAIN_PORT
     replication_factor: int = 1
     min_insync_replicas: int = 1
@@ -54,25 +59,37 @@ class KafkaWiring:
 
 @dataclass(frozen=True)
 class RabbitmqWiring:
-    amqp_url: pulumi.Input[str]
-    management_url: pulumi.Input[str]  # http://host:15672, no credentials
-    namespace: str
+    """The runtime declares its RabbitMQ topology (apps/runtime/topology.py); the workload gets a
+    user of its own whose permissions match exactly the names it declares, reads and writes."""
+
+    host: pulumi.Input[str]  # the cluster's Service, e.g. events.rabbitmq.svc
+    namespace: str  # the cluster's namespace (User and Permission live there)
     cluster_name: str
-    queue: str
-    username: pulumi.Input[str]
-    password: pulumi.Input[str]  # a secret Output (RabbitmqUser.password)
+    consumes: list[str]
+    produces: list[str] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)
+    effects_journal: bool = False
     delivery_limit: int = 5
-    declare_queue: bool = True  # the workload owns its quorum queue, binding and dead-letter queue
+    amqp_port: int = 5672
+    management_port: int = 15672
 
 
 @dataclass(frozen=True)
 class NatsWiring:
+    """Topic streams are the platform's (NACK); the runtime finds them and declares its durable
+    consumer, dead-letter stream and effects bucket itself."""
+
     url: pulumi.Input[str]
     monitoring_endpoint: pulumi.Input[str]
     namespace: str
-    stream: str
-    subjects: list[str]
+    consumes: list[str]
+    produces: list[str] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)
+    effects_journal: bool = False
     max_deliver: int = 5
+    stream_replicas: int = 1  # of what the runtime creates itself (dead letters, effects bucket)
+    # The workload's generated password on the NATS server (user = service name); required in prod.
+    password: pulumi.Input[str] | None = None
     account: str = "$G"
 
 
@@ -153,6 +170,87 @@ def scaling_plan(args: EventWorkloadArgs) -> ScalingPlan:
     )
 
 
+KAFKA_CA_DIR = "/etc/kafka-ca"
+# A wiring's ca_cert in render mode, where no operator has issued the CA yet: the workload's CA
+# Secret is rendered without ca.crt (the caller reports the gap).
+CA_NOT_YET_ISSUED = ""
+
+
+def workload_topics(args: EventWorkloadArgs) -> WorkloadTopics:
+    wiring = args.broker
+    return WorkloadTopics(
+        group=args.group, consumes=list(wiring.consumes) if args.role == "consumer" else [],
+        produces=list(wiring.produces), reads=list(wiring.reads),
+        effects_journal=f"{args.group}.effects" if wiring.effects_journal else None,
+    )
+
+
+def broker_literals(args: EventWorkloadArgs) -> dict[str, str]:
+    """The broker variables whose values are known when the workload is declared."""
+    wiring = args.broker
+    env = {"BROKER": broker_kind(wiring), "CONSUMER_GROUP": args.group, "DEAD_LETTER_TOPIC": f"{args.group}.dlq"}
+    if wiring.effects_journal:
+        env["EFFECTS_JOURNAL_TOPIC"] = f"{args.group}.effects"
+    if isinstance(wiring, KafkaWiring):
+        env["AUTO_OFFSET_RESET"] = wiring.auto_offset_reset
+        env["KAFKA_SECURITY_PROTOCOL"] = ("SASL_" if wiring.scram else "") + ("SSL" if wiring.tls else "PLAINTEXT")
+        if wiring.scram:
+            env["KAFKA_SASL_MECHANISM"] = "SCRAM-SHA-512"
+        if wiring.tls:
+            env["KAFKA_SSL_CAFILE"] = f"{KAFKA_CA_DIR}/ca.crt"
+    elif isinstance(wiring, RabbitmqWiring):
+        env["RABBITMQ_DELIVERY_LIMIT"] = str(wiring.delivery_limit)
+    else:
+        env["NATS_MAX_DELIVER"] = str(wiring.max_deliver)
+        env["NATS_STREAM_REPLICAS"] = str(wiring.stream_replicas)
+        if wiring.password is not None:
+            env["NATS_USER"] = args.service_name
+    return env
+
+
+def declared_environment(args: EventWorkloadArgs) -> DeclaredEnvironment:
+    """What EventWorkload will put in the container's env, before anything is declared."""
+    wiring = args.broker
+    literal = {"SERVICE_NAME": args.service_name, "HEALTH_PORT": str(HEALTH_PORT), "METRICS_PORT": str(METRICS_PORT),
+               "SHUTDOWN_TIMEOUT_S": str(SHUTDOWN_TIMEOUT_S), **broker_literals(args)}
+    if args.http_port:
+        literal["API_PORT"] = str(args.http_port)
+    declared = DeclaredEnvironment(broker=broker_kind(wiring), literal=literal, serves_http=bool(args.http_port),
+                                   mounts=["/tmp"])
+    if isinstance(wiring, KafkaWiring):
+        declared.deferred.add("KAFKA_BOOTSTRAP_SERVERS")
+        if wiring.scram:
+            declared.from_secrets |= {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}
+        if wiring.tls:
+            declared.mounts.append(KAFKA_CA_DIR)
+    elif isinstance(wiring, RabbitmqWiring):
+        declared.from_secrets.add("RABBITMQ_URL")
+    else:
+        declared.deferred.add("NATS_URL")
+        if wiring.password is not None:
+            declared.from_secrets.add("NATS_PASSWORD")
+    return declared
+
+
+def wiring_contract_problems(args: EventWorkloadArgs) -> list[str]:
+    """What the runtime could not use: the env contract plus what the env cannot express."""
+    wiring = args.broker
+    kind = broker_kind(wiring)
+    who = f"workload {args.service_name!r} ({kind})"
+    problems = [f"{who}: {p}" for p in contract_problems(declared_environment(args))]
+    if args.role == "consumer" and not wiring.consumes:
+        problems.append(f"{who}: a consumer names the topics it reads; set consumes")
+    if isinstance(wiring, KafkaWiring) and wiring.tls and wiring.ca_cert is None:
+        problems.append(f"{who}: tls needs ca_cert, the cluster CA the client verifies the listener with")
+    overridden = sorted(set(args.extra_env) & (declared_environment(args).names | {"BROKER"}))
+    if overridden:
+        problems.append(f"{who}: env {overridden} is set by the platform from the wiring; remove it from env")
+    if isinstance(wiring, NatsWiring) and wiring.password is None and args.environment == "prod":
+        problems.append(f"{who}: prod NATS has no anonymous access; set password (the workload's generated "
+                        "NATS credentials, see NatsJetStream.password_of)")
+    return problems
+
+
 class EventWorkload(pulumi.ComponentResource):
     """A producer or consumer, deployed and wired to its broker, autoscaler, alerts and policies."""
 
@@ -162,6 +260,9 @@ class EventWorkload(pulumi.ComponentResource):
     def __init__(self, name: str, args: EventWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Guardrails first: a bad wiring must fail before a single resource is registered.
         check_wiring(scaling_plan(args))
+        problems = wiring_contract_problems(args)
+        if problems:
+            raise WiringError("; ".join(problems))
         super().__init__("eventplatform:workloads:EventWorkload", name, None, opts)
         self.args = args
         self.labels = {"app.kubernetes.io/name": args.service_name, **MANAGED_BY}
@@ -212,45 +313,56 @@ class EventWorkload(pulumi.ComponentResource):
             return self._bind_rabbitmq(name, wiring)
         return self._bind_nats(name, wiring)
 
-    def _bind_rabbitmq(self, name: str, wiring: RabbitmqWiring) -> dict[str, pulumi.Input[str]]:
-        args = self.args
-        if wiring.declare_queue and args.role == "consumer":
-            topology = Topology(self, name, wiring.namespace, {"name": wiring.cluster_name}, child(self))
-            topology.queue(QueueSpec(wiring.queue, wiring.delivery_limit))
-        host = pulumi.Output.from_input(wiring.management_url).apply(lambda url: url.split("://", 1)[1])
+    def _credentials(self, name: str, broker: str, data: dict[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+        """A Secret in the workload's namespace with what the pod needs to authenticate."""
         secret = k8s.core.v1.Secret(
-            f"{name}-rabbitmq-credentials",
-            metadata=self._meta(f"{args.service_name}-rabbitmq"),
-            string_data={
-                "username": wiring.username,
-                "password": wiring.password,
-                # KEDA's HTTP mode reads queue depth from the management API with these credentials.
-                "management-uri": pulumi.Output.secret(
-                    cast(Any, pulumi.Output.concat("http://", wiring.username, ":", wiring.password, "@", host, "/"))
-                ),
-            },
+            f"{name}-{broker}-credentials",
+            metadata=self._meta(f"{self.args.service_name}-{broker}"),
+            string_data=data,
             opts=child(self),
         )
-        self.rabbitmq_secret = secret.metadata.apply(lambda m: m["name"])
-        self._secret_env("RABBITMQ_USERNAME", self.rabbitmq_secret, "username")
-        self._secret_env("RABBITMQ_PASSWORD", self.rabbitmq_secret, "password")
-        return {"BROKER": "rabbitmq", "RABBITMQ_URL": wiring.amqp_url, "RABBITMQ_QUEUE": wiring.queue}
+        name_of_secret: pulumi.Output[str] = secret.metadata.apply(lambda m: m["name"])
+        return name_of_secret
+
+    def _bind_rabbitmq(self, name: str, wiring: RabbitmqWiring) -> dict[str, pulumi.Input[str]]:
+        args = self.args
+        topics = workload_topics(args)
+        # The runtime declares these names (and only these) on connect; the user may configure,
+        # write and read exactly them: declare_topic binds each exchange to its stream, so every
+        # name needs all three rights, and no other name needs any.
+        pattern = exact_names_pattern(topics.rabbitmq_names())
+        user = RabbitmqUser(
+            f"{name}-rabbitmq-user",
+            RabbitmqUserArgs(namespace=wiring.namespace, cluster_name=wiring.cluster_name, user_name=args.service_name,
+                             configure=pattern, write=pattern, read=pattern,
+                             # KEDA reads the group queues' depth from the management API as this user.
+                             tags=["management"]),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        host = pulumi.Output.from_input(wiring.host)
+        self.rabbitmq_secret = self._credentials(name, "rabbitmq", {
+            "username": args.service_name,
+            "password": user.password,
+            "url": pulumi.Output.secret(pulumi.Output.all(host, user.password).apply(
+                lambda v: f"amqp://{args.service_name}:{v[1]}@{v[0]}:{wiring.amqp_port}/%2F")),
+            "management-uri": pulumi.Output.secret(pulumi.Output.all(host, user.password).apply(
+                lambda v: f"http://{args.service_name}:{v[1]}@{v[0]}:{wiring.management_port}/")),
+        })
+        self._secret_env("RABBITMQ_URL", self.rabbitmq_secret, "url")
+        return self._broker_literals()
+
+    def _broker_literals(self) -> dict[str, pulumi.Input[str]]:
+        return dict(broker_literals(self.args))
 
     def _bind_kafka(self, name: str, wiring: KafkaWiring) -> dict[str, pulumi.Input[str]]:
         args = self.args
-        env: dict[str, pulumi.Input[str]] = {
-            "BROKER": "kafka",
-            "KAFKA_BOOTSTRAP_SERVERS": wiring.bootstrap_servers,
-            "CONSUMER_GROUP": args.group,
-            "AUTO_OFFSET_RESET": wiring.auto_offset_reset,
-            "DEAD_LETTER_TOPIC": f"{args.group}.dlq",
-        }
+        env: dict[str, pulumi.Input[str]] = {**self._broker_literals(),
+                                             "KAFKA_BOOTSTRAP_SERVERS": wiring.bootstrap_servers}
         owned: dict[str, dict[str, Any]] = {}
         if args.role == "consumer":
             owned[f"{args.group}.dlq"] = {"retention.ms": 14 * 24 * 3600 * 1000}
         if wiring.effects_journal:
             owned[f"{args.group}.effects"] = {"cleanup.policy": "compact"}
-            env["EFFECTS_JOURNAL_TOPIC"] = f"{args.group}.effects"
         for topic, topic_config in owned.items():
             kafka_mod.KafkaTopic(
                 f"{name}-topic-{kafka_mod.resource_safe(topic)}",
@@ -277,41 +389,28 @@ class EventWorkload(pulumi.ComponentResource):
             )
             # The pod reads its password from a Secret in its own namespace: a copy of the
             # generated one, never a literal in the manifest.
-            copy = k8s.core.v1.Secret(
-                f"{name}-kafka-credentials",
-                metadata=self._meta(f"{args.service_name}-kafka"),
-                string_data={"username": args.service_name, "password": user.password},
+            self.kafka_secret = self._credentials(name, "kafka", {"username": args.service_name,
+                                                                  "password": user.password})
+            self._secret_env("KAFKA_SASL_USERNAME", self.kafka_secret, "username")
+            self._secret_env("KAFKA_SASL_PASSWORD", self.kafka_secret, "password")
+        if wiring.tls:
+            assert wiring.ca_cert is not None  # refused earlier (contract_problems)
+            ca = k8s.core.v1.Secret(
+                f"{name}-kafka-ca",
+                metadata=self._meta(f"{args.service_name}-kafka-ca"),
+                string_data={} if wiring.ca_cert == CA_NOT_YET_ISSUED else {"ca.crt": wiring.ca_cert},
                 opts=child(self),
             )
-            secret_name = copy.metadata.apply(lambda m: m["name"])
-            self.kafka_secret = secret_name
-            self._secret_env("KAFKA_SASL_USERNAME", secret_name, "username")
-            self._secret_env("KAFKA_SASL_PASSWORD", secret_name, "password")
-            env.update(KAFKA_SECURITY_PROTOCOL="SASL_SSL" if wiring.tls else "SASL_PLAINTEXT",
-                       KAFKA_SASL_MECHANISM="SCRAM-SHA-512")
-        if wiring.tls:
-            env["KAFKA_SSL_CAFILE"] = "/etc/kafka-ca/ca.crt"
+            self.kafka_ca_secret = ca.metadata.apply(lambda m: m["name"])
         return env
 
     def _bind_nats(self, name: str, wiring: NatsWiring) -> dict[str, pulumi.Input[str]]:
-        args = self.args
-        if args.role == "consumer":
-            custom_resource(
-                f"{args.group}-consumer", "jetstream.nats.io/v1beta2", "Consumer", wiring.namespace,
-                {
-                    "streamName": wiring.stream,
-                    "durableName": args.group,
-                    "deliverPolicy": "all",
-                    "ackPolicy": "explicit",
-                    "ackWait": "30s",
-                    "maxDeliver": wiring.max_deliver,
-                    "backoff": ["1s", "5s", "30s"],
-                    "filterSubjects": wiring.subjects,
-                    "maxAckPending": 1000,
-                },
-                child(self), resource_name=f"{name}-nats-consumer",
-            )
-        return {"BROKER": "nats", "NATS_URL": wiring.url, "NATS_STREAM": wiring.stream, "NATS_DURABLE": args.group}
+        env: dict[str, pulumi.Input[str]] = {**self._broker_literals(), "NATS_URL": wiring.url}
+        if wiring.password is not None:
+            self.nats_secret = self._credentials(name, "nats", {"username": self.args.service_name,
+                                                                "password": wiring.password})
+            self._secret_env("NATS_PASSWORD", self.nats_secret, "password")
+        return env
 
     def _deployment(self, name: str, binding: dict[str, pulumi.Input[str]]) -> k8s.apps.v1.Deployment:
         args = self.args
@@ -332,8 +431,8 @@ class EventWorkload(pulumi.ComponentResource):
         mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
         wiring = args.broker
         if isinstance(wiring, KafkaWiring) and wiring.tls:
-            volumes.append({"name": "kafka-ca", "secret": {"secretName": f"{wiring.cluster_name}-cluster-ca-cert"}})
-            mounts.append({"name": "kafka-ca", "mountPath": "/etc/kafka-ca", "readOnly": True})
+            volumes.append({"name": "kafka-ca", "secret": {"secretName": self.kafka_ca_secret}})
+            mounts.append({"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True})
         # Scraped by its own PodMonitor (below), not the platform's label convention, so each
         # workload is scraped exactly once.
         pod_labels = dict(self.labels)
@@ -384,11 +483,13 @@ class EventWorkload(pulumi.ComponentResource):
         return k8s.apps.v1.Deployment(name, metadata=metadata, spec=spec, opts=opts)
 
     def _autoscaling(self, name: str) -> k8s.apiextensions.CustomResource:
+        """KEDA scales on what the consumers read: the group's lag (Kafka), its queues' depth
+        (RabbitMQ), its durable consumers' pending messages (NATS)."""
         args = self.args
         scaling = args.autoscaling
         assert scaling is not None
         wiring = args.broker
-        trigger: dict[str, Any]
+        triggers: list[dict[str, Any]]
         auth_refs: list[dict[str, Any]] = []
         if isinstance(wiring, KafkaWiring):
             metadata = {
@@ -406,32 +507,34 @@ class EventWorkload(pulumi.ComponentResource):
                 # group's lag over all of them.
                 metadata["topic"] = wiring.consumes[0]
             if wiring.scram:
-                metadata.update(sasl="scram_sha512", tls="enable" if wiring.tls else "disable")
-                auth_refs = [{"parameter": "username", "key": "username"}, {"parameter": "password", "key": "password"}]
-            trigger = {"type": "kafka", "metadata": metadata}
-            secret = getattr(self, "kafka_secret", None)
+                metadata["sasl"] = "scram_sha512"
+                auth_refs += [{"parameter": "username", "name": self.kafka_secret, "key": "username"},
+                              {"parameter": "password", "name": self.kafka_secret, "key": "password"}]
+            if wiring.tls:
+                metadata["tls"] = "enable"
+                auth_refs.append({"parameter": "ca", "name": self.kafka_ca_secret, "key": "ca.crt"})
+            triggers = [{"type": "kafka", "metadata": metadata}]
         elif isinstance(wiring, RabbitmqWiring):
-            trigger = {"type": "rabbitmq", "metadata": {
-                "protocol": "http", "queueName": wiring.queue, "mode": "QueueLength",
+            triggers = [{"type": "rabbitmq", "metadata": {
+                "protocol": "http", "queueName": group_queue(args.group, topic), "mode": "QueueLength",
                 "value": str(scaling.lag_threshold), "activationValue": str(scaling.activation_threshold),
-                "vhostName": "/"}}
-            auth_refs = [{"parameter": "host", "key": "management-uri"}]
-            secret = self.rabbitmq_secret
+                "vhostName": "/"}} for topic in wiring.consumes]
+            auth_refs = [{"parameter": "host", "name": self.rabbitmq_secret, "key": "management-uri"}]
         else:
-            trigger = {"type": "nats-jetstream", "metadata": {
+            triggers = [{"type": "nats-jetstream", "metadata": {
                 "natsServerMonitoringEndpoint": wiring.monitoring_endpoint, "account": wiring.account,
-                "stream": wiring.stream, "consumer": args.group,
+                "stream": stream_name(topic), "consumer": args.group,
                 "lagThreshold": str(scaling.lag_threshold),
-                "activationLagThreshold": str(scaling.activation_threshold)}}
-            secret = None
+                "activationLagThreshold": str(scaling.activation_threshold)}} for topic in wiring.consumes]
         deps = [self.deployment, *([args.keda] if args.keda else [])]
-        if auth_refs and secret is not None:
+        if auth_refs:
             auth = custom_resource(
                 f"{args.service_name}-trigger-auth", "keda.sh/v1alpha1", "TriggerAuthentication", args.namespace,
-                {"secretTargetRef": [{**ref, "name": secret} for ref in auth_refs]},
+                {"secretTargetRef": auth_refs},
                 child(self, depends_on=deps), resource_name=f"{name}-trigger-auth",
             )
-            trigger["authenticationRef"] = {"name": f"{args.service_name}-trigger-auth"}
+            for trigger in triggers:
+                trigger["authenticationRef"] = {"name": f"{args.service_name}-trigger-auth"}
             deps.append(auth)
         return custom_resource(
             args.service_name, "keda.sh/v1alpha1", "ScaledObject", args.namespace,
@@ -447,7 +550,7 @@ class EventWorkload(pulumi.ComponentResource):
                     "scaleUp": {"stabilizationWindowSeconds": 0,
                                 "policies": [{"type": "Percent", "value": 100, "periodSeconds": 30}]},
                 }}},
-                "triggers": [trigger],
+                "triggers": triggers,
             },
             child(self, depends_on=deps), resource_name=f"{name}-scaledobject",
         )

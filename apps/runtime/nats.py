@@ -33,7 +33,7 @@ import concurrent.futures
 import json
 import logging
 import random
-import re
+import ssl
 import threading
 import time
 from collections import OrderedDict, deque
@@ -67,6 +67,7 @@ from apps.runtime.events import EventRegistry
 from apps.runtime.jetstream_publish import AckCollector, Burst
 from apps.runtime.jetstream_pull import Puller
 from apps.runtime.settings import NatsSettings
+from apps.runtime.topology import stream_name
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +83,6 @@ FETCH_WAIT_S = 0.5
 FETCH_BATCH = 500
 ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}"
 NATS_ERRORS = (nats.errors.Error, asyncio.TimeoutError, OSError)
-
-
-def stream_name(topic: str) -> str:
-    """Stream names may not contain `.`, `*`, `>` or whitespace; subjects keep the topic."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", topic)
 
 
 # -- the event-loop thread -------------------------------------------------------------------
@@ -159,6 +155,8 @@ async def connect(settings: NatsSettings, name: str) -> NatsClient:
         options.update(user=settings.user, password=settings.password)
     if settings.credentials_file:
         options["user_credentials"] = str(settings.credentials_file)
+    if settings.ca_file:
+        options["tls"] = ssl.create_default_context(cafile=str(settings.ca_file))
     deadline = time.monotonic() + settings.connect_timeout_s
     delay = 0.1
     while True:
@@ -173,14 +171,15 @@ async def connect(settings: NatsSettings, name: str) -> NatsClient:
             delay = min(delay * 2, 2.0)
 
 
-async def ensure_stream(js: JetStreamContext, topic: str) -> str:
+async def ensure_stream(js: JetStreamContext, topic: str, replicas: int = 1) -> str:
+    """The topic's stream: the platform's (declared through NACK) if it exists, else a new one."""
     name = stream_name(topic)
     try:
         await js.stream_info(name)
     except nats.js.errors.NotFoundError:
         await js.add_stream(api.StreamConfig(
             name=name, subjects=[topic], storage=api.StorageType.FILE, retention=api.RetentionPolicy.LIMITS,
-            duplicate_window=DUPLICATE_WINDOW_S, allow_direct=True,
+            duplicate_window=DUPLICATE_WINDOW_S, allow_direct=True, num_replicas=replicas,
         ))
     return name
 
@@ -233,6 +232,7 @@ class NatsPublisher(Publisher):
     """
 
     def __init__(self, settings: NatsSettings) -> None:
+        self._replicas = settings.stream_replicas
         self._loop = _Loop("nats-publisher")
         self._client: NatsClient = self._loop.run(connect(settings, "publisher"), settings.connect_timeout_s + 5,
                                                   "connecting")
@@ -254,7 +254,7 @@ class NatsPublisher(Publisher):
     def _ensure_stream(self, topic: str) -> None:
         if topic not in self._streams:
             # Created before the first publish is queued, so queued publishes keep their order.
-            self._loop.run(ensure_stream(self._js, topic), PUBLISH_TIMEOUT_S, f"creating {topic}")
+            self._loop.run(ensure_stream(self._js, topic, self._replicas), PUBLISH_TIMEOUT_S, f"creating {topic}")
             self._streams.add(topic)
 
     def publish(self, record: OutboundRecord) -> None:
@@ -395,9 +395,9 @@ class NatsConsumer(Consumer):
     async def _start(self) -> None:
         self._client = await connect(self._settings, f"{self._group}-consumer")
         js = self._js = self._client.jetstream()
-        await ensure_stream(js, self._dead_letter_topic)
+        await ensure_stream(js, self._dead_letter_topic, self._settings.stream_replicas)
         for topic in self._topics:
-            stream = await ensure_stream(js, topic)
+            stream = await ensure_stream(js, topic, self._settings.stream_replicas)
             config = self.consumer_config(topic)
             try:
                 await js.add_consumer(stream, config)
@@ -515,7 +515,7 @@ class NatsConsumer(Consumer):
 
     async def _complete(self, messages: Sequence[Msg], outputs: Sequence[OutboundRecord]) -> None:
         for topic in {output.topic for output in outputs} - self._streams:
-            await ensure_stream(self._js, topic)
+            await ensure_stream(self._js, topic, self._settings.stream_replicas)
             self._streams.add(topic)
         try:
             await publish_all(self._js, outputs)
@@ -591,7 +591,7 @@ class NatsLogReader(LogReader):
         self._client = await connect(settings, "reader")
         self._js = self._client.jetstream()
         for topic in self._topics:
-            stream = await ensure_stream(self._js, topic)
+            stream = await ensure_stream(self._js, topic, settings.stream_replicas)
             self._subscriptions[topic] = await self._js.subscribe(
                 topic, stream=stream, ordered_consumer=True, deliver_policy=api.DeliverPolicy.ALL)
 
@@ -648,7 +648,8 @@ class NatsEffectsJournal(EffectsJournal):
         try:
             return await js.key_value(bucket)
         except nats.js.errors.BucketNotFoundError:
-            return await js.create_key_value(bucket=bucket, history=1, storage=api.StorageType.FILE)
+            return await js.create_key_value(bucket=bucket, history=1, storage=api.StorageType.FILE,
+                                            replicas=settings.stream_replicas)
 
     @staticmethod
     def _key(key: str) -> str:

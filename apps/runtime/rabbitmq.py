@@ -59,6 +59,7 @@ from apps.runtime.bindings import CONTENT_TYPE, AmqpCodec
 from apps.runtime.envelope import ContentMode, HeaderValue, WireMessage, header_text
 from apps.runtime.events import EventRegistry
 from apps.runtime.settings import RabbitMQSettings
+from apps.runtime.topology import dead_letter_exchange, group_queue
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +72,6 @@ BATCH = 500  # queued publishes confirmed together
 CONFIRM_POLL_S = 0.001
 LINGER_S = 0.005
 AMQP_ERRORS = (pika.exceptions.AMQPError, OSError)
-
-
-def group_queue(group: str, topic: str) -> str:
-    return f"{group}.{topic}"
-
-
-def dead_letter_exchange(group: str) -> str:
-    """Where the group's queues dead-letter to; a quorum queue of the same name holds them
-    (with their `x-death` history, which streams would drop) until a consumer of the group
-    moves them to the group's dead-letter topic with `dlq.*` headers."""
-    return f"{group}.dlx"
 
 
 # -- connections ---------------------------------------------------------------------------------

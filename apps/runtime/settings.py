@@ -117,7 +117,20 @@ class NatsSettings(BaseSettings):
     user: str | None = None
     password: str | None = Field(default=None, repr=False)
     credentials_file: Path | None = None
+    # TLS: the CA that signed the servers' certificates (a `tls://` URL or a server requiring TLS).
+    ca_file: Path | None = None
+    # Replicas of the streams and buckets the runtime creates itself (dead letters, effects
+    # journals, topics the platform did not declare); the platform sets its preset's value.
+    stream_replicas: int = Field(default=1, ge=1, le=5)
     connect_timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _credentials_complete(self) -> Self:
+        if bool(self.user) != bool(self.password):
+            raise ValueError("NATS_USER and NATS_PASSWORD go together: set both or neither")
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ValueError(f"NATS_CA_FILE={self.ca_file} is not a readable file")
+        return self
 
 
 BrokerKind = Literal["kafka", "rabbitmq", "nats"]
@@ -213,3 +226,15 @@ def describe(error: ValidationError, settings_type: type[BaseSettings]) -> str:
             message = f"{(prefix + '_'.join(names)).upper()}: {message}"
         lines.append(f"  {message}")
     return "\n".join(lines)
+
+
+def variables(settings_type: type[BaseSettings]) -> dict[str, bool]:
+    """The environment variables `settings_type` reads, each with whether it is required: the
+    contract a deployment (infra.workloads) is checked against."""
+    prefix = str(settings_type.model_config.get("env_prefix", ""))
+    found = {}
+    for name, field in settings_type.model_fields.items():
+        alias = field.validation_alias
+        variable = alias if isinstance(alias, str) else prefix + name
+        found[variable.upper()] = field.is_required()
+    return found

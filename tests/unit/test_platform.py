@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.harness import Recorder, run_stack
+from tests.unit.harness import HELM_TEMPLATE, Recorder, run_stack
 from tests.unit.schema_check import validation_errors
 
 
@@ -70,23 +70,31 @@ def test_prod_rabbitmq_is_a_three_node_quorum_cluster(prod: Recorder) -> None:
     assert pdbs and pdbs[0].inputs["spec"]["maxUnavailable"] == 1
 
 
-def test_queues_are_quorum_with_an_explicit_delivery_limit_and_dead_letters(dev: Recorder) -> None:
-    queues = {q.spec["name"]: q.spec for q in dev.custom("Queue")}
-    assert queues["orders"]["type"] == "quorum"
-    arguments = queues["orders"]["arguments"]
-    assert arguments["x-delivery-limit"] == 5
-    assert arguments["x-dead-letter-exchange"] == "events.dlx"
-    assert arguments["x-dead-letter-routing-key"] == "orders.dlq"
-    assert "orders.dlq" in queues
-    bindings = {(b.spec["source"], b.spec["destination"]) for b in dev.custom("Binding")}
-    assert ("events.dlx", "orders.dlq") in bindings and ("events", "orders") in bindings
+def test_the_platform_declares_no_rabbitmq_topology_the_runtime_owns_it(dev: Recorder) -> None:
+    # Exchanges, streams and group queues are declared by the runtime with its own arguments;
+    # operator copies would differ (PRECONDITION_FAILED) or sit unread by any consumer.
+    assert [r.kind for r in dev.custom("Exchange") + dev.custom("Queue") + dev.custom("Binding")] == []
 
 
-def test_nats_streams_and_their_dead_letter_advisory_streams(prod: Recorder) -> None:
+def test_nats_streams_are_named_as_the_runtime_names_them_and_replicated_in_prod(prod: Recorder) -> None:
     streams = {s.spec["name"]: s.spec for s in prod.custom("Stream")}
-    assert streams["ORDERS"]["replicas"] == 3 and streams["ORDERS"]["storage"] == "file"
-    assert streams["ORDERS"]["preventDelete"] is True
-    assert streams["ORDERS_DLQ"]["subjects"] == ["$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.*"]
+    assert streams["orders"]["subjects"] == ["orders"]
+    assert streams["orders"]["replicas"] == 3 and streams["orders"]["storage"] == "file"
+    assert streams["orders"]["preventDelete"] is True
+    assert streams["orders_DLQ"]["subjects"] == ["$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.orders.*"]
+
+
+def test_nats_refuses_anonymous_clients_and_keeps_passwords_out_of_the_config(dev: Recorder) -> None:
+    values = dev.chart("nats").inputs["values"]
+    users = values["config"]["merge"]["authorization"]["users"]
+    assert {u["user"] for u in users} == {"nack"}  # the dev preset declares no NATS workload
+    assert all(u["password"].startswith("<< $NATS_PASSWORD_") for u in users)
+    env = values["container"]["env"]
+    assert env["NATS_PASSWORD_NACK"] == {"valueFrom": {"secretKeyRef": {"name": "nats-users", "key": "nack"}}}
+    # The NACK controller connects through an Account carrying its credentials from a Secret.
+    account = dev.custom("Account")[0].spec
+    assert account["user"]["secret"] == {"name": "nack-credentials"}
+    assert all(s.spec["account"] == "nack" for s in dev.custom("Stream"))
 
 
 def test_every_custom_resource_validates_against_its_pinned_crd(dev: Recorder, prod: Recorder) -> None:
@@ -130,11 +138,13 @@ def test_generated_credentials_never_appear_in_plain_text(prod: Recorder) -> Non
     services = ("order", "inventory", "payment", "shipping", "notification")
     assert {p.name for p in passwords} == {"kafka-app-user-password", "rabbitmq-app-password",
                                            "knative-broker-user-password", "monitoring-grafana-admin-password",
+                                           "nats-nack-password",
                                            *(f"{s}-service-kafka-user-password" for s in services)}
     for secret in prod.of_type("kubernetes:core/v1:Secret"):
         assert "data" not in secret.inputs or not secret.inputs["data"]
     for resource in prod:
-        if resource.type in ("kubernetes:core/v1:ConfigMap",) or resource.kind == "KafkaUser":
+        if resource.type in ("kubernetes:core/v1:ConfigMap", HELM_TEMPLATE) \
+                or resource.kind in ("KafkaUser", "Account"):
             assert "generated-" not in str(resource.inputs), resource.name
 
 
