@@ -139,3 +139,17 @@ def _config_text(value: Any) -> str:
     import json
 
     return value if isinstance(value, str) else json.dumps(value)
+
+
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's marker of a secret value on the wire
+
+
+def reveal(value: Any) -> Any:
+    """`value` with every secret envelope the monitor saw replaced by what it wraps."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value.values() and "value" in value:
+            return reveal(value["value"])
+        return {key: reveal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [reveal(item) for item in value]
+    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from infra.workloads import (
     RabbitmqWiring,
 )
 from policy import rules
-from tests.unit.harness import Recorder, run
+from tests.unit.harness import Recorder, reveal, run
 from tests.unit.schema_check import validation_errors
 
 IMAGE = "registry.example/event-platform/apps:0.1.0"
@@ -37,7 +38,8 @@ def kafka_args(**changes: Any) -> EventWorkloadArgs:
 def prod_kafka_args() -> EventWorkloadArgs:
     broker = KafkaWiring(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9093", cluster_name="events",
                          namespace="kafka", consumes=["inventory"], partitions=6, produces=["payments"],
-                         scram=True, tls=True, port=9093, replication_factor=3, min_insync_replicas=2, protect=True)
+                         scram=True, tls=True, port=9093, replication_factor=3, min_insync_replicas=2, protect=True,
+                         ca_cert="-----BEGIN CERTIFICATE-----")
     return kafka_args(environment="prod", broker=broker,
                       autoscaling=Autoscaling(min_replicas=2, max_replicas=6, activation_threshold=1))
 
@@ -117,7 +119,10 @@ def test_prod_kafka_user_gets_least_privilege_acls_and_secret_credentials() -> N
     assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
     assert env["KAFKA_SASL_PASSWORD"] == {"secretKeyRef": {"name": "payment-service-kafka", "key": "password"}}
     auth = recorder.custom("TriggerAuthentication")[0].spec["secretTargetRef"]
-    assert {r["parameter"] for r in auth} == {"username", "password"}
+    # KEDA verifies the TLS listener with the same CA copy the pods mount.
+    assert {(r["parameter"], r["name"]) for r in auth} == {("username", "payment-service-kafka"),
+                                                           ("password", "payment-service-kafka"),
+                                                           ("ca", "payment-service-kafka-ca")}
     trigger = recorder.custom("ScaledObject")[0].spec["triggers"][0]
     assert trigger["metadata"]["sasl"] == "scram_sha512" and trigger["metadata"]["tls"] == "enable"
     assert trigger["authenticationRef"] == {"name": "payment-service-trigger-auth"}
@@ -148,42 +153,115 @@ def test_per_workload_alerts_cover_lag_dead_letters_and_errors() -> None:
 
 def rabbit_args() -> EventWorkloadArgs:
     return kafka_args(broker=RabbitmqWiring(
-        amqp_url="amqp://events.rabbitmq.svc:5672/", management_url="http://events.rabbitmq.svc:15672",
-        namespace="rabbitmq", cluster_name="events", queue="payments", username="app", password="s3cret"))
+        host="events.rabbitmq.svc", namespace="rabbitmq", cluster_name="events", consumes=["inventory"],
+        produces=["payments"], effects_journal=True))
 
 
-def test_rabbitmq_consumer_declares_its_queue_and_scales_on_queue_length_over_http() -> None:
-    recorder = run(lambda: {"w": EventWorkload("payment", rabbit_args()).rabbitmq_secret})
-    queues = {q.spec["name"]: q.spec for q in recorder.custom("Queue")}
-    assert queues["payments"]["arguments"]["x-delivery-limit"] == 5
+def nats_args(**changes: Any) -> EventWorkloadArgs:
+    broker = NatsWiring(url="nats://nats.nats.svc:4222", monitoring_endpoint="nats.nats.svc:8222",
+                        namespace="nats", consumes=["inventory"], produces=["payments"], password="s3cret")
+    return kafka_args(broker=broker, **changes)
+
+
+def test_rabbitmq_workload_gets_a_user_scoped_to_exactly_the_names_its_runtime_declares() -> None:
+    recorder = build(rabbit_args())
+    permission = recorder.custom("Permission")[0].spec
+    names = ["inventory", "payments", "payment-service.dlq", "payment-service.effects",
+             "payment-service.inventory", "payment-service.dlx"]
+    pattern = permission["permissions"]["configure"]
+    assert permission["permissions"] == {"configure": pattern, "write": pattern, "read": pattern}
+    assert all(re.fullmatch(pattern, name) for name in names)
+    assert not any(re.fullmatch(pattern, other) for other in ("orders", "payment-service.orders", "payments.x", ""))
+    assert recorder.custom("User")[0].spec["tags"] == ["management"]  # KEDA reads queue depth as this user
+    assert recorder.custom("Queue") == [] and recorder.custom("Exchange") == []  # the runtime declares them
+
+
+def test_rabbitmq_credentials_reach_the_runtime_only_through_the_secret() -> None:
+    recorder = build(rabbit_args())
+    env = env_of(recorder)
+    assert env["RABBITMQ_URL"] == {"secretKeyRef": {"name": "payment-service-rabbitmq", "key": "url"}}
+    assert env["RABBITMQ_DELIVERY_LIMIT"] == "5" and env["BROKER"] == "rabbitmq"
+    secret = next(s for s in recorder.of_type("kubernetes:core/v1:Secret")
+                  if s.object_name == "payment-service-rabbitmq").inputs["stringData"]
+    secret = reveal(secret)
+    assert secret["url"] == ("amqp://payment-service:generated-payment-rabbitmq-user-password"
+                             "@events.rabbitmq.svc:5672/%2F")
+    assert "generated-" not in str(container(recorder))
+
+
+def test_rabbitmq_consumer_scales_on_the_queue_it_reads() -> None:
+    recorder = build(rabbit_args())
     trigger = recorder.custom("ScaledObject")[0].spec["triggers"][0]
-    assert trigger["type"] == "rabbitmq"
+    assert trigger["type"] == "rabbitmq" and trigger["metadata"]["queueName"] == "payment-service.inventory"
     assert trigger["metadata"]["mode"] == "QueueLength" and trigger["metadata"]["protocol"] == "http"
-    assert "queueLength" not in trigger["metadata"]
     auth = recorder.custom("TriggerAuthentication")[0].spec["secretTargetRef"]
     assert auth == [{"parameter": "host", "key": "management-uri", "name": "payment-service-rabbitmq"}]
-    assert "s3cret" not in str(container(recorder)["env"])
 
 
-def test_nats_consumer_declares_a_durable_pull_consumer_and_scales_on_pending() -> None:
-    args = kafka_args(broker=NatsWiring(url="nats://nats.nats.svc:4222", monitoring_endpoint="nats.nats.svc:8222",
-                                        namespace="nats", stream="ORDERS", subjects=["orders.>"]))
-    recorder = build(args)
-    consumer = recorder.custom("Consumer")[0].spec
-    assert consumer["durableName"] == "payment-service" and consumer["ackPolicy"] == "explicit"
-    assert consumer["maxDeliver"] == 5
+def test_nats_consumer_authenticates_and_scales_on_the_durable_its_runtime_creates() -> None:
+    recorder = build(nats_args())
+    assert recorder.custom("Consumer") == []  # the runtime declares its durable consumer itself
+    env = env_of(recorder)
+    assert env["NATS_USER"] == "payment-service" and env["NATS_MAX_DELIVER"] == "5"
+    assert env["NATS_PASSWORD"] == {"secretKeyRef": {"name": "payment-service-nats", "key": "password"}}
     trigger = recorder.custom("ScaledObject")[0].spec["triggers"][0]
     assert trigger["type"] == "nats-jetstream"
-    assert trigger["metadata"]["consumer"] == "payment-service" and trigger["metadata"]["account"] == "$G"
+    assert trigger["metadata"]["stream"] == "inventory" and trigger["metadata"]["consumer"] == "payment-service"
+
+
+def test_prod_nats_without_credentials_is_refused_before_anything_is_declared() -> None:
+    args = nats_args(environment="prod", autoscaling=Autoscaling(min_replicas=2, max_replicas=6))
+    args = dataclasses.replace(args, broker=dataclasses.replace(args.broker, password=None))
+    recorder = Recorder()
+    with pytest.raises(WiringError, match="prod NATS has no anonymous access; set password"):
+        run(lambda: EventWorkload("payment", args), recorder=recorder)
+    assert [r for r in recorder if r.type.startswith("kubernetes:")] == []
+
+
+def test_kafka_tls_without_scram_speaks_ssl_with_the_ca_copied_into_the_workload_namespace() -> None:
+    broker = KafkaWiring(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9093", cluster_name="events",
+                         namespace="kafka", consumes=["inventory"], partitions=6, tls=True, port=9093,
+                         ca_cert="-----BEGIN CERTIFICATE-----")
+    recorder = build(kafka_args(broker=broker))
+    env = env_of(recorder)
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SSL" and env["KAFKA_SSL_CAFILE"] == "/etc/kafka-ca/ca.crt"
+    ca = next(s for s in recorder.of_type("kubernetes:core/v1:Secret") if s.object_name == "payment-service-kafka-ca")
+    assert ca.inputs["metadata"]["namespace"] == "apps" and reveal(ca.inputs["stringData"])["ca.crt"].startswith("-----")
+    pod = one(recorder, "kubernetes:apps/v1:Deployment")["spec"]["template"]["spec"]
+    assert {"name": "kafka-ca", "secret": {"secretName": "payment-service-kafka-ca"}} in pod["volumes"]
+
+
+def test_kafka_tls_without_a_ca_is_refused() -> None:
+    broker = KafkaWiring(bootstrap_servers="b:9093", cluster_name="events", namespace="kafka", consumes=["inventory"],
+                         partitions=6, tls=True)
+    with pytest.raises(WiringError, match="tls needs ca_cert"):
+        build(kafka_args(broker=broker))
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"RABBITMQ_URL": "amqp://guest:guest@elsewhere/"}, "env ['RABBITMQ_URL'] is set by the platform"),
+    ({"CONSUMER_GROUP": "other"}, "env ['CONSUMER_GROUP'] is set by the platform"),
+])
+def test_an_environment_the_runtime_cannot_use_is_refused_naming_the_variable(env: dict[str, str],
+                                                                              message: str) -> None:
+    with pytest.raises(WiringError, match=re.escape(message)):
+        build(kafka_args(extra_env=env, broker=rabbit_args().broker))
+
+
+def test_a_value_outside_the_runtime_range_is_refused_naming_the_variable() -> None:
+    args = nats_args()
+    args = dataclasses.replace(args, broker=dataclasses.replace(args.broker, max_deliver=1))
+    with pytest.raises(WiringError, match="NATS_MAX_DELIVER: Input should be greater than or equal to 2"):
+        build(args)
 
 
 def test_every_workload_custom_resource_validates_against_its_crd() -> None:
     checked = 0
-    for args in (kafka_args(), prod_kafka_args(), rabbit_args()):
+    for args in (kafka_args(), prod_kafka_args(), rabbit_args(), nats_args()):
         for resource in build(args):
             api = resource.inputs.get("apiVersion", "")
-            if resource.kind in ("ScaledObject", "TriggerAuthentication", "KafkaUser", "KafkaTopic", "Queue",
-                                 "Binding", "Consumer", "PrometheusRule"):
+            if resource.kind in ("ScaledObject", "TriggerAuthentication", "KafkaUser", "KafkaTopic", "User",
+                                 "Permission", "PrometheusRule"):
                 assert validation_errors(api, resource.kind, resource.inputs) == [], resource.name
                 checked += 1
     assert checked >= 12
