@@ -47,6 +47,18 @@ def _cluster_id() -> str:
             return candidate
 
 
+@dataclass(frozen=True)
+class SaslSslListener:
+    keystore: Path  # PKCS12 with the broker's key and certificate (signed by the test CA)
+    keystore_password: str
+    scram_users: dict[str, str]  # user → password, SCRAM-SHA-512 credentials written at format time
+    port: int = field(default_factory=free_port)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
 @dataclass
 class LocalKafka:
     data_dir: Path
@@ -54,6 +66,9 @@ class LocalKafka:
     port: int = field(default_factory=free_port)
     controller_port: int = field(default_factory=free_port)
     heap: str = "512m"
+    # A second client listener speaking SASL_SSL with SCRAM-SHA-512 (the platform's prod
+    # listener), next to the PLAINTEXT one tests administer the broker through.
+    sasl_ssl: SaslSslListener | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -126,8 +141,27 @@ class LocalKafka:
             "group.min.session.timeout.ms": "3000",
             "log.segment.bytes": str(64 * 1024 * 1024),
         }
+        if self.sasl_ssl is not None:
+            single_node.update(self._sasl_ssl_properties(self.sasl_ssl))
         text = "".join(f"{key}={value}\n" for key, value in single_node.items())
         self.properties_file.write_text(text)
+
+    def _sasl_ssl_properties(self, listener: SaslSslListener) -> dict[str, str]:
+        sasl = f"SASL_SSL://127.0.0.1:{listener.port}"
+        prefix = "listener.name.sasl_ssl"
+        return {
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},{sasl},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},{sasl},"
+                                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            f"{prefix}.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            f"{prefix}.scram-sha-512.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            f"{prefix}.ssl.keystore.type": "PKCS12",
+            f"{prefix}.ssl.keystore.location": str(listener.keystore),
+            f"{prefix}.ssl.keystore.password": listener.keystore_password,
+        }
 
     def _format_storage(self) -> None:
         command = self.java(
@@ -138,6 +172,8 @@ class LocalKafka:
             str(self.properties_file),
             "--standalone",
             "--ignore-formatted",
+            *[argument for user, password in (self.sasl_ssl.scram_users.items() if self.sasl_ssl else ())
+              for argument in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]")],
             heap="256m",
         )
         result = subprocess.run(command, capture_output=True, text=True, check=False)

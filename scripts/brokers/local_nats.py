@@ -41,6 +41,8 @@ class LocalNats:
     home: Path = field(default_factory=nats_home)
     port: int = field(default_factory=free_port)
     monitor_port: int = field(default_factory=free_port)
+    # Extra server configuration (e.g. an `authorization` block), written to a file passed with -c.
+    config: str | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -58,12 +60,20 @@ class LocalNats:
     def command(self) -> list[str]:
         return [str(self.home / "bin" / "nats-server"), "-a", "127.0.0.1", "-p", str(self.port),
                 "-m", str(self.monitor_port), "-js", "-sd", str(self.data_dir / "jetstream"),
-                "--server_name", f"test-{self.port}"]
+                "--server_name", f"test-{self.port}", *self._config_arguments()]
+
+    def _config_arguments(self) -> list[str]:
+        if self.config is None:
+            return []
+        path = self.data_dir / "server.conf"
+        path.write_text(self.config)
+        return ["-c", str(path)]
 
     def start(self, timeout_s: float = 30.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = self.command()
         log = self.log_file.open("ab")
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout_s

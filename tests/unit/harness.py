@@ -46,6 +46,8 @@ class Recorder(pulumi.runtime.Mocks):
     results: dict[str, tuple[Any, bool]] = field(default_factory=dict)
     # What a StackReference reads: the referenced stack's outputs, answered at the boundary.
     stack_outputs: dict[str, Any] = field(default_factory=dict)
+    # What reading an existing object (`Resource.get`) finds, by id: the cluster's answer.
+    existing: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider))
@@ -53,6 +55,8 @@ class Recorder(pulumi.runtime.Mocks):
         if args.typ == "pulumi:pulumi:StackReference":
             outputs = {"name": args.inputs.get("name", args.name), "outputs": self.stack_outputs,
                        "secretOutputNames": []}
+        if args.resource_id and args.resource_id in self.existing:
+            outputs.update(self.existing[args.resource_id])
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = "generated-" + args.name
         return f"{args.name}-id", outputs
@@ -125,14 +129,14 @@ async def _resolve(value: Any) -> tuple[Any, bool]:
     return await output.future(), bool(await output.is_secret())
 
 
-def run_stack(stack: str, config: dict[str, Any] | None = None) -> Recorder:
+def run_stack(stack: str, config: dict[str, Any] | None = None, recorder: Recorder | None = None) -> Recorder:
     """Run the real stack program (__main__.py) with the stack file's config (plus overrides)."""
     import yaml
 
     stack_file = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
     values = {key.split(":", 1)[1]: value for key, value in stack_file.items()}
     values.update(config or {})
-    return run(lambda: runpy.run_path(str(REPO / "__main__.py")), stack=stack, config=values)
+    return run(lambda: runpy.run_path(str(REPO / "__main__.py")), stack=stack, config=values, recorder=recorder)
 
 
 def _config_text(value: Any) -> str:
