@@ -329,12 +329,15 @@ class EventWorkload(pulumi.ComponentResource):
         topics = workload_topics(args)
         # The runtime declares these names (and only these) on connect; the user may configure,
         # write and read exactly them: declare_topic binds each exchange to its stream, so every
-        # name needs all three rights, and no other name needs any.
+        # name needs all three rights.
         pattern = exact_names_pattern(topics.rabbitmq_names())
+        # Log readers fence a stream by publishing a marker straight into it through the default
+        # exchange (apps/runtime/rabbitmq.py RabbitMQLogReader): write on amq.default, no more.
+        writes = exact_names_pattern([*topics.rabbitmq_names(), "amq.default"])
         user = RabbitmqUser(
             f"{name}-rabbitmq-user",
             RabbitmqUserArgs(namespace=wiring.namespace, cluster_name=wiring.cluster_name, user_name=args.service_name,
-                             configure=pattern, write=pattern, read=pattern,
+                             configure=pattern, write=writes, read=pattern,
                              # KEDA reads the group queues' depth from the management API as this user.
                              tags=["management"]),
             opts=pulumi.ResourceOptions(parent=self),
