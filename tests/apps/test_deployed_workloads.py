@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,30 +185,28 @@ def prove(deployed: Deployed, admin: Broker, tmp_path: Path) -> None:
 
 
 def create_declared_topics(recorder: Recorder, bootstrap: str) -> None:
+    """The KafkaTopics the program declared, as Strimzi's topic operator would create them
+    (one broker here, so one replica); the broker auto-creates nothing."""
     from kafka.admin import KafkaAdminClient, NewTopic
 
-    topics = [r.spec for r in recorder.custom("KafkaTopic")]
-    names = {r.object_name: spec for r, spec in zip(recorder.custom("KafkaTopic"), topics, strict=True)}
+    declared = {str(r.spec.get("topicName") or r.object_name): int(r.spec["partitions"])
+                for r in recorder.custom("KafkaTopic")}
+    assert {"inventory", "payments", f"{SERVICE}.dlq", f"{SERVICE}.effects"} <= set(declared)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         existing = set(admin.list_topics())
-        new = [NewTopic(meta_name(r), num_partitions=int(r.spec["partitions"]), replication_factor=1)
-               for r in recorder.custom("KafkaTopic") if meta_name(r) not in existing]
-        assert names and new
-        admin.create_topics(new)
+        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)
+                             for name, partitions in declared.items() if name not in existing])
     finally:
         admin.close()
-
-
-def meta_name(resource: Registered) -> str:
-    return str(resource.spec.get("topicName") or resource.object_name)
 
 
 def test_dev_kafka_workload_runs_with_its_declared_environment(kafka_server: LocalKafka, tmp_path: Path) -> None:
     recorder = declare("dev", "kafka")
     deployed = Deployed(recorder, tmp_path / "mounts")
     assert deployed.env["KAFKA_SECURITY_PROTOCOL"] == "PLAINTEXT"
-    deployed.point_at("KAFKA_BOOTSTRAP_SERVERS", "events-kafka-bootstrap.kafka.svc:9092", kafka_server.bootstrap_servers)
+    deployed.point_at("KAFKA_BOOTSTRAP_SERVERS", "events-kafka-bootstrap.kafka.svc:9092",
+                      kafka_server.bootstrap_servers)
     reset_kafka(kafka_server)
     create_declared_topics(recorder, kafka_server.bootstrap_servers)
     prove(deployed, KafkaBroker(KafkaSettings(bootstrap_servers=kafka_server.bootstrap_servers)), tmp_path)
@@ -286,8 +283,8 @@ def test_rabbitmq_workload_runs_as_its_own_user_with_exactly_the_declared_permis
     credentials = deployed.secret_data(user.spec["importCredentialsSecret"]["name"], "rabbitmq")
     [permission] = [r for r in recorder.custom("Permission") if r.spec["userReference"]["name"] == SERVICE]
     rights = permission.spec["permissions"]
-    rabbitmq_server.ctl("delete_user", credentials["username"]) if credentials["username"] in rabbitmq_server.ctl(
-        "list_users") else None
+    if credentials["username"] in rabbitmq_server.ctl("list_users"):  # the other preset's run
+        rabbitmq_server.ctl("delete_user", credentials["username"])
     rabbitmq_server.ctl("add_user", credentials["username"], credentials["password"])
     rabbitmq_server.ctl("set_user_tags", credentials["username"], *user.spec["tags"])
     rabbitmq_server.ctl("set_permissions", "-p", permission.spec["vhost"], credentials["username"],
@@ -327,52 +324,68 @@ def nats_authorization(recorder: Recorder, deployed: Deployed) -> str:
     return "authorization {\n  users: [\n    " + ",\n    ".join(users) + "\n  ]\n}\n"
 
 
+def nats_servers(count: int, folder: Path, authorization: str) -> list[LocalNats]:
+    """One server, or a JetStream cluster of `count` on loopback (prod streams have 3 replicas)."""
+    if count == 1:
+        return [LocalNats(data_dir=folder / "nats-0", config=authorization)]
+    routes = [free_port() for _ in range(count)]
+    cluster = ("cluster {{ name: test-{name}, listen: 127.0.0.1:{port}, routes: [{routes}] }}\n")
+    return [LocalNats(data_dir=folder / f"nats-{index}", config=authorization + cluster.format(
+        name=routes[0], port=port, routes=", ".join(f"nats-route://127.0.0.1:{p}" for p in routes if p != port)))
+        for index, port in enumerate(routes)]
+
+
 @pytest.mark.parametrize("preset", ["dev", "prod"])
 def test_nats_workload_authenticates_with_its_generated_credentials(preset: str, tmp_path: Path) -> None:
     recorder = declare(preset, "nats")
     deployed = Deployed(recorder, tmp_path / "mounts")
     assert deployed.env["NATS_USER"] == SERVICE and deployed.env["NATS_PASSWORD"]
+    replicas = int(deployed.env["NATS_STREAM_REPLICAS"])
+    assert replicas == (3 if preset == "prod" else 1)
+    servers = nats_servers(replicas, tmp_path, nats_authorization(recorder, deployed))
     try:
-        server = LocalNats(data_dir=tmp_path / "nats", config=nats_authorization(recorder, deployed))
-        server.start()
+        for server in servers:
+            server.start()
     except NatsUnavailable as error:
         pytest.fail(str(error), pytrace=False)
     try:
-        deployed.point_at("NATS_URL", "nats://nats.nats.svc:4222", server.url)
-        admin = NatsSettings(url=server.url, user=ADMIN[0], password=ADMIN[1])
+        urls = ",".join(server.url for server in servers)
+        deployed.point_at("NATS_URL", "nats://nats.nats.svc:4222", urls)
+        admin = NatsSettings(url=urls, user=ADMIN[0], password=ADMIN[1])
         # Anonymous clients are refused.
         with pytest.raises(BrokerError, match="cannot connect to NATS"):
-            NatsBroker(NatsSettings(url=server.url, connect_timeout_s=1)).publisher()
+            NatsBroker(NatsSettings(url=urls, connect_timeout_s=1)).publisher()
         create_declared_streams(recorder, admin)
-        replicas = deployed.env["NATS_STREAM_REPLICAS"]
-        if int(replicas) > 1:
-            # One server here; the prod preset's replicated streams need a three-server cluster.
-            deployed.env["NATS_STREAM_REPLICAS"] = "1"
         prove(deployed, NatsBroker(admin), tmp_path)
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
 
 
 def create_declared_streams(recorder: Recorder, admin: NatsSettings) -> None:
-    """The NACK Streams the program declared (single-server replicas)."""
+    """The NACK Streams the program declared, with their declared replicas."""
     import asyncio
 
     import nats
+    import nats.js.errors
     from nats.js import api
 
     async def create() -> None:
-        client = await nats.connect(admin.url, user=admin.user, password=admin.password)
+        client = await nats.connect(admin.url.split(","), user=admin.user, password=admin.password)
         js = client.jetstream()
+        deadline = time.monotonic() + 30
         for stream in recorder.custom("Stream"):
             spec = stream.spec
-            await js.add_stream(api.StreamConfig(name=spec["name"], subjects=spec["subjects"],
-                                                 storage=api.StorageType.FILE, duplicate_window=120))
+            config = api.StreamConfig(name=spec["name"], subjects=spec["subjects"], storage=api.StorageType.FILE,
+                                      num_replicas=int(spec["replicas"]))
+            while True:
+                try:
+                    await js.add_stream(config)
+                    break
+                except nats.js.errors.Error:
+                    if time.monotonic() > deadline:  # a cluster needs a meta leader first
+                        raise
+                    await asyncio.sleep(0.5)
         await client.close()
 
     asyncio.run(create())
-
-
-@pytest.fixture(autouse=True)
-def _settle() -> Iterator[None]:
-    yield
-    time.sleep(0.1)
