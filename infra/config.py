@@ -168,6 +168,7 @@ class NatsConfig(Strict):
     release_name: str = Field(pattern=_DNS_LABEL, max_length=40)
     replicas: int = Field(ge=1, le=9)
     jetstream_storage: Storage
+    tls: bool = Field(description="TLS on the client port, certificates from cert-manager (clients get the CA)")
     streams: list[NatsStreamConfig] = Field(default_factory=list)
 
     @field_validator("replicas")
@@ -475,6 +476,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "release_name": "nats",
             "replicas": 1,
             "jetstream_storage": {"type": "persistent", "size": "2Gi", "delete_claim": True},
+            "tls": False,
             "streams": _streams(replicas=1),
         },
         "keda": {},
@@ -531,6 +533,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "release_name": "nats",
             "replicas": 3,
             "jetstream_storage": {"type": "persistent", "size": "20Gi", "delete_claim": False},
+            "tls": True,
             "streams": _streams(replicas=3),
         },
         "keda": {},

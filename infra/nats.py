@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ CLIENT_PORT = 4222
 MONITOR_PORT = 8222
 NACK_USER = "nack"
 USERS_SECRET = "nats-users"
+CERT_API = "cert-manager.io/v1"
+CA_SECRET = "nats-ca"
+SERVER_TLS_SECRET = "nats-server-tls"
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,11 @@ class NatsArgs:
     streams: list[StreamSpec] = field(default_factory=list)
     # Clients that get a generated password (workload service names); nobody connects without one.
     users: list[str] = field(default_factory=list)
+    # TLS on the client port, with a CA and server certificate issued by cert-manager here.
+    tls: bool = False
+    cert_manager: pulumi.Resource | None = None  # needed with tls: its CRDs and controller
+    # Read the issued CA certificate back (ca_cert); False in render mode, where nothing issues it.
+    read_ca: bool = True
     extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
 
 
@@ -84,13 +93,15 @@ class NatsJetStream(pulumi.ComponentResource):
             string_data={user: password for user, password in self._passwords.items()},
             opts=child(self),
         )
+        self.ca_cert: pulumi.Output[str] | None = None
+        certificates = self._certificates(name, args) if args.tls else []
         # Protecting the chart protects what it renders; the StatefulSet's PVCs are additionally
         # retained by Kubernetes itself when the StatefulSet goes (see nats_values).
         self.chart = helm_chart(
             args.release_name, artifacts.NATS, args.source, args.templating,
             namespace=args.namespace,
             values=deep_merge(deep_merge(nats_values(args), authorization_values(self.users)), args.extra_values),
-            opts=child(self, depends_on=[users_secret], stateful=True, protect=args.protect),
+            opts=child(self, depends_on=[users_secret, *certificates], stateful=True, protect=args.protect),
         )
         host = pulumi.Output.from_input(args.namespace).apply(lambda ns: f"{args.release_name}.{ns}.svc")
         self.url = host.apply(lambda h: f"nats://{h}:{CLIENT_PORT}")
@@ -117,15 +128,49 @@ class NatsJetStream(pulumi.ComponentResource):
             string_data={"user": NACK_USER, "password": self._passwords[NACK_USER]},
             opts=child(self),
         )
+        account: dict[str, Any] = {
+            "name": NACK_USER, "servers": [self.url],
+            "user": {"secret": {"name": "nack-credentials"}, "user": "user", "password": "password"},
+        }
+        if args.tls:
+            account["tls"] = {"secret": {"name": CA_SECRET}, "ca": "ca.crt"}
         custom_resource(
-            NACK_USER, API, "Account", args.namespace,
-            {"name": NACK_USER, "servers": [self.url],
-             "user": {"secret": {"name": "nack-credentials"}, "user": "user", "password": "password"}},
+            NACK_USER, API, "Account", args.namespace, account,
             child(self, depends_on=[self.controller, nack_secret]), resource_name=f"{name}-nack-account",
         )
         for stream in args.streams:
             self._stream(name, args, stream)
         self.register_outputs({"url": self.url, "monitoring_endpoint": self.monitoring_endpoint})
+
+    def _certificates(self, name: str, args: NatsArgs) -> list[pulumi.Resource]:
+        """A CA of the server's own (self-signed, in this namespace) and the server certificate it
+        signs; clients get the CA certificate (`ca_cert`) copied into their own namespace."""
+        deps = [args.cert_manager] if args.cert_manager else []
+
+        def declare(object_name: str, kind: str, spec: dict[str, Any], after: list[pulumi.Resource],
+                    annotations: dict[str, str] | None = None) -> k8s.apiextensions.CustomResource:
+            return custom_resource(object_name, CERT_API, kind, args.namespace, spec,
+                                   child(self, depends_on=[*deps, *after]), resource_name=f"{name}-{object_name}",
+                                   annotations=annotations)
+
+        root = declare("nats-selfsigned", "Issuer", {"selfSigned": {}}, [])
+        ca = declare("nats-ca", "Certificate", {
+            "isCA": True, "commonName": "event-platform NATS CA", "secretName": CA_SECRET,
+            "privateKey": {"algorithm": "ECDSA", "size": 256},
+            "issuerRef": {"name": "nats-selfsigned", "kind": "Issuer"}}, [root],
+            # The CA Secret is read below once cert-manager has issued it.
+            annotations={"pulumi.com/waitFor": "condition=Ready"})
+        issuer = declare("nats-ca-issuer", "Issuer", {"ca": {"secretName": CA_SECRET}}, [ca])
+        server = declare("nats-server", "Certificate", {
+            "secretName": SERVER_TLS_SECRET, "privateKey": {"algorithm": "ECDSA", "size": 256},
+            "dnsNames": server_names(args.release_name, args.namespace),
+            "issuerRef": {"name": "nats-ca-issuer", "kind": "Issuer"}}, [issuer])
+        if args.read_ca:
+            secret_id = pulumi.Output.all(ca.id, args.namespace).apply(lambda v: f"{v[1]}/{CA_SECRET}")
+            read = k8s.core.v1.Secret.get(f"{name}-ca-read", secret_id, opts=pulumi.ResourceOptions(parent=self))
+            self.ca_cert = pulumi.Output.secret(
+                read.data.apply(lambda d: base64.b64decode((d or {}).get("ca.crt", "")).decode()))
+        return [server]
 
     def password_of(self, user: str) -> pulumi.Output[str]:
         """The generated password of `user` (a secret Output); users are fixed by NatsArgs.users."""
@@ -188,6 +233,7 @@ def nats_values(args: NatsArgs) -> dict[str, Any]:
             "cluster": {"enabled": args.replicas > 1, "replicas": max(args.replicas, 2)},
             "jetstream": {"enabled": True, "fileStore": {"enabled": True, "pvc": pvc}},
             "monitor": {"enabled": True, "port": MONITOR_PORT},
+            "nats": {"tls": {"enabled": args.tls, "secretName": SERVER_TLS_SECRET if args.tls else None}},
         },
         "container": container(args.cpu, args.memory),
         "reloader": container("10m", "32Mi"),
@@ -221,3 +267,11 @@ def authorization_values(users: list[str]) -> dict[str, Any]:
             for user in users
         }},
     }
+
+
+def server_names(release: str, namespace: pulumi.Input[str]) -> pulumi.Output[list[str]]:
+    """What clients and routes dial: the client Service and each pod behind the headless one."""
+    return pulumi.Output.from_input(namespace).apply(lambda ns: [
+        f"{release}.{ns}.svc", f"{release}.{ns}.svc.cluster.local",
+        f"*.{release}-headless.{ns}.svc", f"*.{release}-headless.{ns}.svc.cluster.local",
+    ])

@@ -287,6 +287,7 @@ class EventPlatform(pulumi.ComponentResource):
 
     def _nats(self) -> None:
         cfg = self.config.nats
+        cert_manager = self._cert_manager() if cfg.tls else None
         namespace = self._namespace("nats")
         nats = self.nats_jetstream = NatsJetStream(
             "nats",
@@ -305,9 +306,12 @@ class EventPlatform(pulumi.ComponentResource):
                     for s in cfg.streams
                 ],
                 users=self._workloads_on("nats"),
+                tls=cfg.tls,
+                cert_manager=cert_manager.chart if cert_manager else None,
+                read_ca=self.config.target != "render",
                 extra_values=self._scrape_values(observability.nats_metrics_values()),
             ),
-            self._after_monitoring([namespace]),
+            self._after_monitoring([namespace, *([cert_manager] if cert_manager else [])]),
         )
         self.outputs["nats"] = {
             "url": nats.url,

@@ -131,5 +131,16 @@ def _wiring(platform: EventPlatform, service: WorkloadConfig) -> BrokerWiring:
         effects_journal=service.effects_journal,
         max_deliver=min([s.max_deliver for s in streams] or [5]),
         stream_replicas=min(config.nats.replicas, 3),
-        password=nats.password_of(service.name),
+        password=nats.password_of(service.name), ca_cert=_nats_ca(platform, service) if config.nats.tls else None,
     )
+
+
+def _nats_ca(platform: EventPlatform, service: WorkloadConfig) -> pulumi.Input[str]:
+    """The NATS servers' CA for the workload's copy; not issued yet in render mode (a named gap)."""
+    assert platform.nats_jetstream is not None
+    if platform.nats_jetstream.ca_cert is not None:
+        return platform.nats_jetstream.ca_cert
+    gap = f"Secret {service.name}-nats-ca: ca.crt (cert-manager issues the NATS CA only in a cluster)"
+    platform.outputs.setdefault("render_gaps", []).append(gap)
+    pulumi.log.warn(f"render mode: {gap}", resource=platform)
+    return CA_NOT_YET_ISSUED

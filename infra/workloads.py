@@ -90,6 +90,9 @@ class NatsWiring:
     stream_replicas: int = 1  # of what the runtime creates itself (dead letters, effects bucket)
     # The workload's generated password on the NATS server (user = service name); required in prod.
     password: pulumi.Input[str] | None = None
+    # The CA of the servers' TLS certificates (PEM) when the client port speaks TLS; copied into a
+    # Secret in the workload's namespace, like Kafka's.
+    ca_cert: pulumi.Input[str] | None = None
     account: str = "$G"
 
 
@@ -171,6 +174,7 @@ def scaling_plan(args: EventWorkloadArgs) -> ScalingPlan:
 
 
 KAFKA_CA_DIR = "/etc/kafka-ca"
+NATS_CA_DIR = "/etc/nats-ca"
 # A wiring's ca_cert in render mode, where no operator has issued the CA yet: the workload's CA
 # Secret is rendered without ca.crt (the caller reports the gap).
 CA_NOT_YET_ISSUED = ""
@@ -205,6 +209,8 @@ def broker_literals(args: EventWorkloadArgs) -> dict[str, str]:
         env["NATS_STREAM_REPLICAS"] = str(wiring.stream_replicas)
         if wiring.password is not None:
             env["NATS_USER"] = args.service_name
+        if wiring.ca_cert is not None:
+            env["NATS_CA_FILE"] = f"{NATS_CA_DIR}/ca.crt"
     return env
 
 
@@ -229,6 +235,8 @@ def declared_environment(args: EventWorkloadArgs) -> DeclaredEnvironment:
         declared.deferred.add("NATS_URL")
         if wiring.password is not None:
             declared.from_secrets.add("NATS_PASSWORD")
+        if wiring.ca_cert is not None:
+            declared.mounts.append(NATS_CA_DIR)
     return declared
 
 
@@ -397,14 +405,8 @@ class EventWorkload(pulumi.ComponentResource):
             self._secret_env("KAFKA_SASL_USERNAME", self.kafka_secret, "username")
             self._secret_env("KAFKA_SASL_PASSWORD", self.kafka_secret, "password")
         if wiring.tls:
-            assert wiring.ca_cert is not None  # refused earlier (contract_problems)
-            ca = k8s.core.v1.Secret(
-                f"{name}-kafka-ca",
-                metadata=self._meta(f"{args.service_name}-kafka-ca"),
-                string_data={} if wiring.ca_cert == CA_NOT_YET_ISSUED else {"ca.crt": wiring.ca_cert},
-                opts=child(self),
-            )
-            self.kafka_ca_secret = ca.metadata.apply(lambda m: m["name"])
+            assert wiring.ca_cert is not None  # refused earlier (wiring_contract_problems)
+            self.kafka_ca_secret = self._ca_copy(name, "kafka", wiring.ca_cert)
         return env
 
     def _bind_nats(self, name: str, wiring: NatsWiring) -> dict[str, pulumi.Input[str]]:
@@ -413,7 +415,21 @@ class EventWorkload(pulumi.ComponentResource):
             self.nats_secret = self._credentials(name, "nats", {"username": self.args.service_name,
                                                                 "password": wiring.password})
             self._secret_env("NATS_PASSWORD", self.nats_secret, "password")
+        if wiring.ca_cert is not None:
+            self.nats_ca_secret = self._ca_copy(name, "nats", wiring.ca_cert)
         return env
+
+    def _ca_copy(self, name: str, broker: str, ca_cert: pulumi.Input[str]) -> pulumi.Output[str]:
+        """The broker's CA certificate in a Secret of the workload's namespace, for the pod to mount
+        (a pod can only mount Secrets of its own namespace; the broker's CA lives in the broker's)."""
+        ca = k8s.core.v1.Secret(
+            f"{name}-{broker}-ca",
+            metadata=self._meta(f"{self.args.service_name}-{broker}-ca"),
+            string_data={} if ca_cert == CA_NOT_YET_ISSUED else {"ca.crt": ca_cert},
+            opts=child(self),
+        )
+        name_of_secret: pulumi.Output[str] = ca.metadata.apply(lambda m: m["name"])
+        return name_of_secret
 
     def _deployment(self, name: str, binding: dict[str, pulumi.Input[str]]) -> k8s.apps.v1.Deployment:
         args = self.args
@@ -436,6 +452,9 @@ class EventWorkload(pulumi.ComponentResource):
         if isinstance(wiring, KafkaWiring) and wiring.tls:
             volumes.append({"name": "kafka-ca", "secret": {"secretName": self.kafka_ca_secret}})
             mounts.append({"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True})
+        if isinstance(wiring, NatsWiring) and wiring.ca_cert is not None:
+            volumes.append({"name": "nats-ca", "secret": {"secretName": self.nats_ca_secret}})
+            mounts.append({"name": "nats-ca", "mountPath": NATS_CA_DIR, "readOnly": True})
         # Scraped by its own PodMonitor (below), not the platform's label convention, so each
         # workload is scraped exactly once.
         pod_labels = dict(self.labels)

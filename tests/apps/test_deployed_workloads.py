@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -56,6 +57,11 @@ def declare(preset: str, broker: str, existing: dict[str, dict[str, Any]] | None
     """The stack program of `preset` with the one workload on `broker`."""
     recorder = Recorder(existing=existing or {})
     return run_stack(preset, {"platform": {"workloads": {"services": [{**WORKLOAD, "broker": broker}]}}}, recorder)
+
+
+def secret_as_read(data: dict[str, str]) -> dict[str, Any]:
+    """A Secret's outputs as reading it from the cluster returns them (base64 data)."""
+    return {"data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}}
 
 
 @dataclass
@@ -236,14 +242,14 @@ def test_ca(tmp_path: Path) -> dict[str, Path]:
             "-out", "broker.crt", "-days", "2", "-extfile", "san.ext")
     openssl("pkcs12", "-export", "-in", "broker.crt", "-inkey", "broker.key", "-out", "broker.p12",
             "-passout", "pass:test-keystore")
-    return {name: folder / name for name in ("ca.crt", "broker.p12")}
+    return {name: folder / name for name in ("ca.crt", "broker.p12", "broker.crt", "broker.key")}
 
 
 def test_prod_kafka_workload_authenticates_with_scram_over_tls_verified_by_the_cluster_ca(
         test_ca: dict[str, Path], tmp_path: Path) -> None:
     ca_pem = test_ca["ca.crt"].read_text()
     # Strimzi's cluster CA Secret, as the program reads it once the Kafka cluster is Ready.
-    recorder = declare("prod", "kafka", {CA_ID: {"data": {"ca.crt": base64.b64encode(ca_pem.encode()).decode()}}})
+    recorder = declare("prod", "kafka", {CA_ID: secret_as_read({"ca.crt": ca_pem})})
     deployed = Deployed(recorder, tmp_path / "mounts")
     assert deployed.env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert deployed.env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
@@ -310,8 +316,7 @@ ADMIN = ("test-admin", "test-admin-password")
 def nats_authorization(recorder: Recorder, deployed: Deployed) -> str:
     """nats.conf's authorization block as the chart renders it, with the env the server container
     gets from the users Secret substituted (and a test administrator added)."""
-    chart = next(r for r in recorder.of_type("kubernetes:helm.sh/v4:Chart") if r.name == "nats")
-    values = chart.inputs["values"]
+    values = recorder.chart("nats").inputs["values"]
     env = values["container"]["env"]
     users = []
     for user in values["config"]["merge"]["authorization"]["users"]:
@@ -336,13 +341,23 @@ def nats_servers(count: int, folder: Path, authorization: str) -> list[LocalNats
 
 
 @pytest.mark.parametrize("preset", ["dev", "prod"])
-def test_nats_workload_authenticates_with_its_generated_credentials(preset: str, tmp_path: Path) -> None:
-    recorder = declare(preset, "nats")
+def test_nats_workload_authenticates_with_its_generated_credentials(preset: str, tmp_path: Path,
+                                                                     test_ca: dict[str, Path]) -> None:
+    tls = preset == "prod"
+    ca_pem = test_ca["ca.crt"].read_text()
+    # cert-manager's CA Secret, as the program reads it once the CA Certificate is Ready.
+    recorder = declare(preset, "nats", {"nats/nats-ca": secret_as_read({"ca.crt": ca_pem})})
     deployed = Deployed(recorder, tmp_path / "mounts")
     assert deployed.env["NATS_USER"] == SERVICE and deployed.env["NATS_PASSWORD"]
     replicas = int(deployed.env["NATS_STREAM_REPLICAS"])
     assert replicas == (3 if preset == "prod" else 1)
-    servers = nats_servers(replicas, tmp_path, nats_authorization(recorder, deployed))
+    server_config = nats_authorization(recorder, deployed)
+    if tls:
+        assert Path(deployed.env["NATS_CA_FILE"]).read_text() == ca_pem  # the CA reached the workload
+        server_config += f'tls {{ cert_file: "{test_ca["broker.crt"]}", key_file: "{test_ca["broker.key"]}" }}\n'
+    else:
+        assert "NATS_CA_FILE" not in deployed.env
+    servers = nats_servers(replicas, tmp_path, server_config)
     try:
         for server in servers:
             server.start()
@@ -351,10 +366,11 @@ def test_nats_workload_authenticates_with_its_generated_credentials(preset: str,
     try:
         urls = ",".join(server.url for server in servers)
         deployed.point_at("NATS_URL", "nats://nats.nats.svc:4222", urls)
-        admin = NatsSettings(url=urls, user=ADMIN[0], password=ADMIN[1])
+        ca_file = test_ca["ca.crt"] if tls else None
+        admin = NatsSettings(url=urls, user=ADMIN[0], password=ADMIN[1], ca_file=ca_file)
         # Anonymous clients are refused.
         with pytest.raises(BrokerError, match="cannot connect to NATS"):
-            NatsBroker(NatsSettings(url=urls, connect_timeout_s=1)).publisher()
+            NatsBroker(NatsSettings(url=urls, connect_timeout_s=1, ca_file=ca_file)).publisher()
         create_declared_streams(recorder, admin)
         prove(deployed, NatsBroker(admin), tmp_path)
     finally:
@@ -371,7 +387,8 @@ def create_declared_streams(recorder: Recorder, admin: NatsSettings) -> None:
     from nats.js import api
 
     async def create() -> None:
-        client = await nats.connect(admin.url.split(","), user=admin.user, password=admin.password)
+        tls = ssl.create_default_context(cafile=str(admin.ca_file)) if admin.ca_file else None
+        client = await nats.connect(admin.url.split(","), user=admin.user, password=admin.password, tls=tls)
         js = client.jetstream()
         deadline = time.monotonic() + 30
         for stream in recorder.custom("Stream"):
