@@ -1,0 +1,253 @@
+"""The push path: order-audit served over HTTP, fed real CloudEvents requests as a Knative
+Trigger sends them, answering so that the Broker retries, dead-letters and deduplicates right.
+
+Each test starts the real service process (`python -m apps.orders.audit_service`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from scripts.brokers.local_kafka import free_port
+from tests.apps.push.knative import binary, deliver, dumps, knative_retries, order_event, request, structured
+from tests.apps.support.pipeline import REPO
+
+CONFIRMED = "io.eventplatform.order.confirmed.v1"
+CONFIRMED_DATA = {"order_id": "ord_1", "customer_email": "a@example.com", "tracking_id": "TRK1"}
+
+
+@dataclass
+class AuditProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    health_port: int
+    metrics_port: int
+    simulation_dir: Path
+    log_path: Path
+
+    def audit_entries(self) -> list[dict[str, Any]]:
+        path = self.simulation_dir / "audit.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def effects(self) -> list[str]:
+        """Event ids the audit store recorded for the first time (the effects)."""
+        return [entry["event_id"] for entry in self.audit_entries() if not entry["repeated"]]
+
+    def metric(self, name: str, **labels: str) -> float:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    total += sample.value
+        return total
+
+    def probe(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}{path}", timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return error.code
+
+
+def start_audit(workdir: Path, **env: str) -> AuditProcess:
+    simulation_dir = workdir / "simulation"
+    simulation_dir.mkdir(parents=True, exist_ok=True)
+    port, health_port, metrics_port = free_port(), free_port(), free_port()
+    log_path = workdir / "order-audit.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "apps.orders.audit_service"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPO), "SERVICE_NAME": "order-audit", "PUSH_PORT": str(port),
+                 "HEALTH_PORT": str(health_port), "METRICS_PORT": str(metrics_port),
+                 "SIMULATION_DIR": str(simulation_dir), **env},
+        )
+    audit = AuditProcess(process, port, health_port, metrics_port, simulation_dir, log_path)
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"order-audit exited with {process.returncode}:\n{log_path.read_text()}", pytrace=False)
+        try:
+            if audit.probe("/readyz") == 200:
+                return audit
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"order-audit not ready in 30 s:\n{log_path.read_text()}", pytrace=False)
+        time.sleep(0.05)
+
+
+def stop(audit: AuditProcess) -> int:
+    if audit.process.poll() is None:
+        audit.process.send_signal(signal.SIGTERM)
+    return audit.process.wait(30)
+
+
+@pytest.fixture
+def audit(tmp_path: Path) -> Iterator[AuditProcess]:
+    service = start_audit(tmp_path)
+    yield service
+    stop(service)
+
+
+def test_a_binary_mode_event_is_handled_once_and_acknowledged_with_202_and_no_body(audit: AuditProcess) -> None:
+    headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-binary"))
+
+    status, _, response_body = request(audit.port, "/", headers, body)
+
+    assert status == 202
+    # The Kafka Broker would parse any body as a reply and dead-letter the event if it is not one.
+    assert response_body == b""
+    assert audit.effects() == ["e-binary"]
+    assert audit.audit_entries()[0]["event_type"] == CONFIRMED
+    assert audit.metric("events_in_total", service="order-audit", type=CONFIRMED) == 1
+
+
+def test_a_structured_mode_event_is_handled_like_a_binary_one(audit: AuditProcess) -> None:
+    headers, body = structured(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-structured"))
+    assert headers["content-type"].startswith("application/cloudevents+json")
+
+    outcome = deliver(audit.port, headers, body, retry=3)
+
+    assert outcome.statuses == [202]
+    assert not outcome.dead_lettered
+    assert audit.effects() == ["e-structured"]
+
+
+def test_a_transient_failure_is_retried_by_the_broker_and_has_one_effect(audit: AuditProcess) -> None:
+    # The audit store is down for the next two writes.
+    (audit.simulation_dir / "audit.unavailable").write_text("2")
+    headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-flaky"))
+
+    outcome = deliver(audit.port, headers, body, retry=3)
+
+    assert outcome.statuses == [503, 503, 202]
+    assert all(knative_retries(status) for status in outcome.statuses[:-1])
+    assert not outcome.dead_lettered
+    assert audit.effects() == ["e-flaky"]
+    assert audit.metric("events_failed_total", service="order-audit", reason="handler-error") == 2
+
+
+def test_a_failure_that_outlasts_the_retries_goes_to_the_dead_letter_sink_with_the_reason(
+        audit: AuditProcess) -> None:
+    (audit.simulation_dir / "audit.unavailable").write_text("100")
+    headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-down"))
+
+    outcome = deliver(audit.port, headers, body, retry=2)
+
+    assert outcome.statuses == [503, 503, 503]
+    assert outcome.dead_lettered
+    assert "AuditLogUnavailable" in outcome.error_data
+    assert audit.effects() == []
+
+
+@pytest.mark.parametrize(("what", "headers", "body", "status", "reason"), [
+    ("an unknown event type", {"ce-specversion": "1.0", "ce-id": "p1", "ce-source": "/x",
+                               "ce-type": "io.eventplatform.order.exploded.v1", "content-type": "application/json"},
+     b"{}", 422, "unknown-type"),
+    ("a newer version of a known type", {"ce-specversion": "1.0", "ce-id": "p2", "ce-source": "/x",
+                                         "ce-type": "io.eventplatform.order.confirmed.v9",
+                                         "content-type": "application/json"}, dumps(CONFIRMED_DATA), 422,
+     "unknown-type"),
+    ("a payload that does not validate", {"ce-specversion": "1.0", "ce-id": "p3", "ce-source": "/x",
+                                          "ce-type": CONFIRMED, "content-type": "application/json"},
+     dumps({"order_id": "ord_1"}), 422, "invalid-payload"),
+    ("broken JSON in structured mode", {"content-type": "application/cloudevents+json"}, b"{not json", 400,
+     "malformed"),
+    ("a CloudEvent without an id", {"ce-specversion": "1.0", "ce-source": "/x", "ce-type": CONFIRMED,
+                                    "content-type": "application/json"}, dumps(CONFIRMED_DATA), 400, "malformed"),
+])
+def test_a_poison_event_is_answered_so_the_broker_dead_letters_it_without_retrying(
+        audit: AuditProcess, what: str, headers: dict[str, str], body: bytes, status: int, reason: str) -> None:
+    outcome = deliver(audit.port, headers, body, retry=10)
+
+    assert outcome.statuses == [status], what
+    assert not knative_retries(status)
+    assert outcome.dead_lettered
+    assert outcome.error_data.startswith(reason), outcome.error_data
+    assert audit.effects() == []
+    assert audit.metric("events_failed_total", service="order-audit", reason=reason) == 1
+
+
+def test_duplicates_of_one_source_and_id_have_one_effect_in_either_content_mode(audit: AuditProcess) -> None:
+    event = order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-dup")
+    for encode in (binary, structured, binary):
+        headers, body = encode(event)
+        assert deliver(audit.port, headers, body, retry=3).statuses == [202]
+    # Same id from another source is another event.
+    headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-dup", source="/services/other"))
+    assert deliver(audit.port, headers, body, retry=3).statuses == [202]
+
+    assert sorted(audit.effects()) == ["e-dup", "e-dup"]
+    assert [e["event_source"] for e in audit.audit_entries()] == ["/services/order", "/services/other"]
+    assert audit.metric("events_duplicate_total", service="order-audit") == 2
+
+
+def test_a_redelivery_while_the_first_delivery_is_in_hand_is_answered_409_and_has_one_effect(
+        tmp_path: Path) -> None:
+    # Slow audit writes: the second delivery arrives while the first is being handled.
+    audit = start_audit(tmp_path, SIMULATED_LATENCY_MS="1500")
+    try:
+        headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-concurrent"))
+        first: list[int] = []
+        worker = threading.Thread(target=lambda: first.append(request(audit.port, "/", headers, body)[0]))
+        worker.start()
+        time.sleep(0.5)
+        second, _, reason = request(audit.port, "/", headers, body)
+        worker.join(30)
+
+        assert (first, second) == ([202], 409)
+        assert knative_retries(second)
+        assert reason.startswith(b"this event is being handled")
+        assert request(audit.port, "/", headers, body)[0] == 202  # the Broker's retry
+        assert audit.effects() == ["e-concurrent"]
+    finally:
+        stop(audit)
+
+
+def test_ping_source_heartbeats_are_counted_on_their_own_path(audit: AuditProcess) -> None:
+    ping = order_event("dev.knative.sources.ping", {"ping": True}, event_id="ping-1",
+                       source="/apis/v1/namespaces/events/pingsources/heartbeat")
+    headers, body = binary(ping)
+
+    assert request(audit.port, "/heartbeat", headers, body)[0] == 202
+    assert audit.metric("knative_heartbeats_total", service="order-audit") == 1
+    assert audit.effects() == []
+    # Anything else on the heartbeat path is refused, not silently counted.
+    headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-wrong-path"))
+    assert request(audit.port, "/heartbeat", headers, body)[0] == 422
+
+
+def test_probes_answer_and_sigterm_drains_and_exits_cleanly(audit: AuditProcess) -> None:
+    assert audit.probe("/livez") == 200
+    assert audit.probe("/readyz") == 200
+
+    assert stop(audit) == 0
+    assert '"stopped cleanly"' in audit.log_path.read_text()
+
+
+def test_a_bad_environment_stops_the_process_naming_the_variable(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "apps.orders.audit_service"], cwd=REPO, capture_output=True,
+                          text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "SERVICE_NAME": "order-audit",
+                               "PUSH_PORT": "not-a-port"})
+    assert done.returncode == 1
+    assert "PUSH_PORT: Input should be a valid integer" in done.stderr
+    assert "Traceback" not in done.stderr
