@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cloudevents.core.bindings import http as ce_http
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
 from prometheus_client.parser import text_string_to_metric_families
 
 from scripts.brokers.local_kafka import free_port
@@ -67,14 +70,14 @@ class AuditProcess:
             return error.code
 
 
-def start_audit(workdir: Path, **env: str) -> AuditProcess:
+def start_audit(workdir: Path, module: str = "apps.orders.audit_service", **env: str) -> AuditProcess:
     simulation_dir = workdir / "simulation"
     simulation_dir.mkdir(parents=True, exist_ok=True)
     port, health_port, metrics_port = free_port(), free_port(), free_port()
-    log_path = workdir / "order-audit.log"
+    log_path = workdir / "push-service.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "apps.orders.audit_service"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", module], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(REPO), "SERVICE_NAME": "order-audit", "PUSH_PORT": str(port),
                  "HEALTH_PORT": str(health_port), "METRICS_PORT": str(metrics_port),
                  "SIMULATION_DIR": str(simulation_dir), **env},
@@ -220,6 +223,42 @@ def test_a_redelivery_while_the_first_delivery_is_in_hand_is_answered_409_and_ha
         assert audit.effects() == ["e-concurrent"]
     finally:
         stop(audit)
+
+
+def test_the_one_event_a_handler_emits_is_the_reply_and_a_redelivery_gets_the_same_reply(tmp_path: Path) -> None:
+    replying = start_audit(tmp_path, module="tests.apps.push.replying_service")
+    try:
+        headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-reply"))
+
+        status, reply_headers, reply_body = request(replying.port, "/", headers, body)
+        again = request(replying.port, "/", headers, body)
+
+        assert status == 200
+        reply = ce_http.from_http(ce_http.HTTPMessage(reply_headers, reply_body), JSONFormat(), CloudEvent)
+        assert (reply.get_type(), reply.get_source()) == ("io.eventplatform.shipment.scheduled.v1", "/tests/replying")
+        assert reply.get_extension("causationid") == "e-reply"
+        assert reply.get_data() == {"order_id": "ord_1", "tracking_id": "TRK1", "customer_email": "a@example.com"}
+        def ce_headers(headers: dict[str, str]) -> dict[str, str]:
+            return {k: v for k, v in headers.items() if k.startswith("ce-") or k == "content-type"}
+
+        assert (again[0], ce_headers(again[1]), again[2]) == (200, ce_headers(reply_headers), reply_body)
+        assert not deliver(replying.port, headers, body, retry=3).dead_lettered
+    finally:
+        stop(replying)
+
+
+def test_a_handler_emitting_more_than_a_reply_can_carry_is_dead_lettered(tmp_path: Path) -> None:
+    replying = start_audit(tmp_path, module="tests.apps.push.replying_service")
+    try:
+        cancelled = {"order_id": "ord_2", "customer_email": "b@example.com", "reason": "out_of_stock"}
+        headers, body = binary(order_event("io.eventplatform.order.cancelled.v1", cancelled, event_id="e-two"))
+
+        outcome = deliver(replying.port, headers, body, retry=3)
+
+        assert outcome.statuses == [422] and outcome.dead_lettered
+        assert outcome.error_data.startswith("multiple-replies")
+    finally:
+        stop(replying)
 
 
 def test_ping_source_heartbeats_are_counted_on_their_own_path(audit: AuditProcess) -> None:
