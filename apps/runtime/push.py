@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.exceptions import BaseCloudEventException
@@ -113,19 +113,25 @@ class DeliveryLedger:
                     self._done.popitem(last=False)
 
 
-def decode_request(headers: dict[str, str], body: bytes, registry: EventRegistry) -> Envelope:
-    """An HTTP request (either content mode) → Envelope; raises EventRejected subclasses."""
+def read_cloudevent(headers: dict[str, str], body: bytes) -> WireEvent:
+    """An HTTP request in either content mode → its CloudEvent; raises MalformedEvent."""
     message = ce_http.HTTPMessage(headers={k.lower(): v for k, v in headers.items()}, body=body)
     try:
         # WireEvent, not the SDK's CloudEvent: that one invents an id when the request has none,
         # and a fresh id per redelivery would defeat duplicate detection.
         event = ce_http.from_http(message, _FORMAT, WireEvent)
-        attributes = event.get_attributes()
-        data = event.get_data()
     except (BaseCloudEventException, ValueError, TypeError, KeyError, AttributeError) as error:
         # ValueError covers broken JSON and UTF-8, unparseable `time` values and missing
-        # required attributes (the SDK's own checks).
+        # required attributes.
         raise MalformedEvent(f"not a CloudEvent: {type(error).__name__}: {error}") from error
+    assert isinstance(event, WireEvent)
+    return event
+
+
+def decode_request(headers: dict[str, str], body: bytes, registry: EventRegistry) -> Envelope:
+    """An HTTP request (either content mode) → Envelope; raises EventRejected subclasses."""
+    event = read_cloudevent(headers, body)
+    attributes, data = event.get_attributes(), event.get_data()
     payload = registry.parse(attributes["type"], data)
     return Envelope(
         payload=payload,
@@ -162,8 +168,7 @@ class PushReceiver:
         self.last_heartbeat: float | None = None
         self._handling = 0
         self._handling_lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("0.0.0.0", port), _handler_class(self))
-        self._server.daemon_threads = True
+        self._server = http_server(self, port)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="push-receiver", daemon=True)
 
@@ -270,7 +275,21 @@ class PushReceiver:
         return ACCEPTED
 
 
-def _handler_class(receiver: PushReceiver) -> type[BaseHTTPRequestHandler]:
+class Endpoint(Protocol):
+    """What the HTTP handler needs: a size bound and one answer per delivery."""
+
+    max_body_bytes: int
+
+    def deliver(self, path: str, headers: dict[str, str], body: bytes) -> Answer: ...
+
+
+def http_server(endpoint: Endpoint, port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("0.0.0.0", port), _handler_class(endpoint))
+    server.daemon_threads = True
+    return server
+
+
+def _handler_class(receiver: Endpoint) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: the Broker reuses connections
 

@@ -11,6 +11,7 @@ retry budget, sends the event to the dead-letter sink. The Kafka Broker addition
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 from dataclasses import dataclass, field
@@ -59,14 +60,18 @@ class Outcome:
     statuses: list[int] = field(default_factory=list)
     dead_lettered: bool = False
     error_data: str = ""  # what the Broker puts into the dead letter's knativeerrordata
+    dead_letter_status: int | None = None  # the dead-letter sink's answer
 
     @property
     def attempts(self) -> int:
         return len(self.statuses)
 
 
-def deliver(port: int, headers: dict[str, str], body: bytes, *, retry: int, path: str = "/") -> Outcome:
-    """One event through a Trigger with `delivery.retry = retry` (backoff delays left out)."""
+def deliver(port: int, headers: dict[str, str], body: bytes, *, retry: int, path: str = "/",
+            dead_letter_port: int | None = None) -> Outcome:
+    """One event through a Trigger with `delivery.retry = retry` (backoff delays left out); given
+    a dead-letter sink's port, a dead-lettered event is sent there as the Broker does: the
+    original event plus `knativeerrordest`, `knativeerrorcode` and `knativeerrordata`."""
     outcome = Outcome()
     for _ in range(retry + 1):
         status, response_headers, response_body = request(port, path, headers, body)
@@ -80,6 +85,18 @@ def deliver(port: int, headers: dict[str, str], body: bytes, *, retry: int, path
         if not knative_retries(status):
             break
     outcome.dead_lettered = True
+    if dead_letter_port is not None:
+        event = ce_http.from_http(ce_http.HTTPMessage({k.lower(): v for k, v in headers.items()}, body),
+                                  JSONFormat(), CloudEvent)
+        extensions = {
+            "knativeerrordest": f"http://order-audit.events.svc.cluster.local{path}",
+            "knativeerrorcode": str(outcome.statuses[-1]),
+            # The Kafka Broker keeps at most 1024 bytes of the answer.
+            "knativeerrordata": base64.b64encode(outcome.error_data.encode()[:1024]).decode(),
+        }
+        letter = CloudEvent({**event.get_attributes(), **extensions}, event.get_data())
+        dead_headers, dead_body = binary(letter)
+        outcome.dead_letter_status = request(dead_letter_port, "/", dead_headers, dead_body)[0]
     return outcome
 
 

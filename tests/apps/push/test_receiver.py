@@ -35,7 +35,7 @@ CONFIRMED_DATA = {"order_id": "ord_1", "customer_email": "a@example.com", "track
 
 
 @dataclass
-class AuditProcess:
+class PushProcess:
     process: subprocess.Popen[bytes]
     port: int
     health_port: int
@@ -49,7 +49,7 @@ class AuditProcess:
         return [json.loads(line) for line in lines if line.strip()]
 
     def effects(self) -> list[str]:
-        """Event ids the audit store recorded for the first time (the effects)."""
+        """Event ids the audit store recorded for the first time (order-audit's effects)."""
         return [entry["event_id"] for entry in self.audit_entries() if not entry["repeated"]]
 
     def metric(self, name: str, **labels: str) -> float:
@@ -70,7 +70,7 @@ class AuditProcess:
             return error.code
 
 
-def start_audit(workdir: Path, module: str = "apps.orders.audit_service", **env: str) -> AuditProcess:
+def start_push_process(workdir: Path, module: str = "apps.orders.audit_service", **env: str) -> PushProcess:
     simulation_dir = workdir / "simulation"
     simulation_dir.mkdir(parents=True, exist_ok=True)
     port, health_port, metrics_port = free_port(), free_port(), free_port()
@@ -82,7 +82,7 @@ def start_audit(workdir: Path, module: str = "apps.orders.audit_service", **env:
                  "HEALTH_PORT": str(health_port), "METRICS_PORT": str(metrics_port),
                  "SIMULATION_DIR": str(simulation_dir), **env},
         )
-    audit = AuditProcess(process, port, health_port, metrics_port, simulation_dir, log_path)
+    audit = PushProcess(process, port, health_port, metrics_port, simulation_dir, log_path)
     deadline = time.monotonic() + 30
     while True:
         if process.poll() is not None:
@@ -97,20 +97,20 @@ def start_audit(workdir: Path, module: str = "apps.orders.audit_service", **env:
         time.sleep(0.05)
 
 
-def stop(audit: AuditProcess) -> int:
+def stop(audit: PushProcess) -> int:
     if audit.process.poll() is None:
         audit.process.send_signal(signal.SIGTERM)
     return audit.process.wait(30)
 
 
 @pytest.fixture
-def audit(tmp_path: Path) -> Iterator[AuditProcess]:
-    service = start_audit(tmp_path)
+def audit(tmp_path: Path) -> Iterator[PushProcess]:
+    service = start_push_process(tmp_path)
     yield service
     stop(service)
 
 
-def test_a_binary_mode_event_is_handled_once_and_acknowledged_with_202_and_no_body(audit: AuditProcess) -> None:
+def test_a_binary_mode_event_is_handled_once_and_acknowledged_with_202_and_no_body(audit: PushProcess) -> None:
     headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-binary"))
 
     status, _, response_body = request(audit.port, "/", headers, body)
@@ -123,7 +123,7 @@ def test_a_binary_mode_event_is_handled_once_and_acknowledged_with_202_and_no_bo
     assert audit.metric("events_in_total", service="order-audit", type=CONFIRMED) == 1
 
 
-def test_a_structured_mode_event_is_handled_like_a_binary_one(audit: AuditProcess) -> None:
+def test_a_structured_mode_event_is_handled_like_a_binary_one(audit: PushProcess) -> None:
     headers, body = structured(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-structured"))
     assert headers["content-type"].startswith("application/cloudevents+json")
 
@@ -134,7 +134,7 @@ def test_a_structured_mode_event_is_handled_like_a_binary_one(audit: AuditProces
     assert audit.effects() == ["e-structured"]
 
 
-def test_a_transient_failure_is_retried_by_the_broker_and_has_one_effect(audit: AuditProcess) -> None:
+def test_a_transient_failure_is_retried_by_the_broker_and_has_one_effect(audit: PushProcess) -> None:
     # The audit store is down for the next two writes.
     (audit.simulation_dir / "audit.unavailable").write_text("2")
     headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-flaky"))
@@ -149,7 +149,7 @@ def test_a_transient_failure_is_retried_by_the_broker_and_has_one_effect(audit: 
 
 
 def test_a_failure_that_outlasts_the_retries_goes_to_the_dead_letter_sink_with_the_reason(
-        audit: AuditProcess) -> None:
+        audit: PushProcess) -> None:
     (audit.simulation_dir / "audit.unavailable").write_text("100")
     headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-down"))
 
@@ -159,6 +159,28 @@ def test_a_failure_that_outlasts_the_retries_goes_to_the_dead_letter_sink_with_t
     assert outcome.dead_lettered
     assert "AuditLogUnavailable" in outcome.error_data
     assert audit.effects() == []
+
+
+def test_an_event_that_outlasts_its_retries_is_logged_and_counted_by_the_dead_letter_log(
+        audit: PushProcess, tmp_path: Path) -> None:
+    dead_letter_log = start_push_process(tmp_path / "dead-letter-log", module="apps.runtime.dead_letter_log",
+                                  SERVICE_NAME="dead-letter-log")
+    try:
+        (audit.simulation_dir / "audit.unavailable").write_text("100")
+        headers, body = structured(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-lost"))
+
+        outcome = deliver(audit.port, headers, body, retry=2, dead_letter_port=dead_letter_log.port)
+
+        assert outcome.dead_lettered and outcome.dead_letter_status == 202
+        assert dead_letter_log.metric("events_dead_lettered_total", service="order-audit", reason="503") == 1
+        stop(dead_letter_log)
+        (line,) = [json.loads(x) for x in dead_letter_log.log_path.read_text().splitlines() if '"dead letter"' in x]
+        assert (line["failed_service"], line["status"]) == ("order-audit", "503")
+        assert line["error"].startswith("handler-error: AuditLogUnavailable")
+        assert (line["attributes"]["id"], line["attributes"]["type"]) == ("e-lost", CONFIRMED)
+        assert json.loads(line["data"]) == CONFIRMED_DATA
+    finally:
+        stop(dead_letter_log)
 
 
 @pytest.mark.parametrize(("what", "headers", "body", "status", "reason"), [
@@ -178,7 +200,7 @@ def test_a_failure_that_outlasts_the_retries_goes_to_the_dead_letter_sink_with_t
                                     "content-type": "application/json"}, dumps(CONFIRMED_DATA), 400, "malformed"),
 ])
 def test_a_poison_event_is_answered_so_the_broker_dead_letters_it_without_retrying(
-        audit: AuditProcess, what: str, headers: dict[str, str], body: bytes, status: int, reason: str) -> None:
+        audit: PushProcess, what: str, headers: dict[str, str], body: bytes, status: int, reason: str) -> None:
     outcome = deliver(audit.port, headers, body, retry=10)
 
     assert outcome.statuses == [status], what
@@ -189,7 +211,7 @@ def test_a_poison_event_is_answered_so_the_broker_dead_letters_it_without_retryi
     assert audit.metric("events_failed_total", service="order-audit", reason=reason) == 1
 
 
-def test_duplicates_of_one_source_and_id_have_one_effect_in_either_content_mode(audit: AuditProcess) -> None:
+def test_duplicates_of_one_source_and_id_have_one_effect_in_either_content_mode(audit: PushProcess) -> None:
     event = order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-dup")
     for encode in (binary, structured, binary):
         headers, body = encode(event)
@@ -206,7 +228,7 @@ def test_duplicates_of_one_source_and_id_have_one_effect_in_either_content_mode(
 def test_a_redelivery_while_the_first_delivery_is_in_hand_is_answered_409_and_has_one_effect(
         tmp_path: Path) -> None:
     # Slow audit writes: the second delivery arrives while the first is being handled.
-    audit = start_audit(tmp_path, SIMULATED_LATENCY_MS="1500")
+    audit = start_push_process(tmp_path, SIMULATED_LATENCY_MS="1500")
     try:
         headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-concurrent"))
         first: list[int] = []
@@ -226,7 +248,7 @@ def test_a_redelivery_while_the_first_delivery_is_in_hand_is_answered_409_and_ha
 
 
 def test_the_one_event_a_handler_emits_is_the_reply_and_a_redelivery_gets_the_same_reply(tmp_path: Path) -> None:
-    replying = start_audit(tmp_path, module="tests.apps.push.replying_service")
+    replying = start_push_process(tmp_path, module="tests.apps.push.replying_service")
     try:
         headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-reply"))
 
@@ -248,7 +270,7 @@ def test_the_one_event_a_handler_emits_is_the_reply_and_a_redelivery_gets_the_sa
 
 
 def test_a_handler_emitting_more_than_a_reply_can_carry_is_dead_lettered(tmp_path: Path) -> None:
-    replying = start_audit(tmp_path, module="tests.apps.push.replying_service")
+    replying = start_push_process(tmp_path, module="tests.apps.push.replying_service")
     try:
         cancelled = {"order_id": "ord_2", "customer_email": "b@example.com", "reason": "out_of_stock"}
         headers, body = binary(order_event("io.eventplatform.order.cancelled.v1", cancelled, event_id="e-two"))
@@ -261,7 +283,7 @@ def test_a_handler_emitting_more_than_a_reply_can_carry_is_dead_lettered(tmp_pat
         stop(replying)
 
 
-def test_ping_source_heartbeats_are_counted_on_their_own_path(audit: AuditProcess) -> None:
+def test_ping_source_heartbeats_are_counted_on_their_own_path(audit: PushProcess) -> None:
     ping = order_event("dev.knative.sources.ping", {"ping": True}, event_id="ping-1",
                        source="/apis/v1/namespaces/events/pingsources/heartbeat")
     headers, body = binary(ping)
@@ -274,7 +296,7 @@ def test_ping_source_heartbeats_are_counted_on_their_own_path(audit: AuditProces
     assert request(audit.port, "/heartbeat", headers, body)[0] == 422
 
 
-def test_probes_answer_and_sigterm_drains_and_exits_cleanly(audit: AuditProcess) -> None:
+def test_probes_answer_and_sigterm_drains_and_exits_cleanly(audit: PushProcess) -> None:
     assert audit.probe("/livez") == 200
     assert audit.probe("/readyz") == 200
 
