@@ -8,6 +8,10 @@ gateway in the path), and the probes, metrics port and drain behave as for every
 
 Optionally a second Trigger routes one PingSource's heartbeats to the receiver's `/heartbeat`
 path, which proves the whole delivery path every minute (`knative_heartbeats_total`).
+
+The same component declares the dead-letter Broker's subscriber (`role="dead-letter-log"`,
+`apps.runtime.dead_letter_log`): a Trigger without a filter (every dead letter) and without a
+dead-letter sink of its own (in prod the dead-letter Broker's Kafka topic keeps them anyway).
 """
 
 from __future__ import annotations
@@ -67,8 +71,9 @@ class PushServiceArgs:
     extra_env: dict[str, str] = field(default_factory=dict)
     eventing_namespace: str = "knative-eventing"
     monitoring_namespace: str = "monitoring"
-    # Labels Prometheus selects PodMonitors by; None without a monitoring stack.
+    # Labels Prometheus selects PodMonitors and rules by; None without a monitoring stack.
     monitor_labels: dict[str, str] | None = None
+    role: Literal["service", "dead-letter-log"] = "service"
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -76,10 +81,15 @@ def push_problems(args: PushServiceArgs) -> list[str]:
     """What would make the service misbehave, in the terms of its arguments."""
     who = f"push service {args.service_name!r}"
     problems = []
-    if not args.filter:
-        problems.append(f"{who}: a Trigger without a filter delivers every event of the Broker; set filter")
     if args.broker_class not in DATA_PLANE_PODS:
         problems.append(f"{who}: broker class {args.broker_class!r} is not one of {sorted(DATA_PLANE_PODS)}")
+    if args.role == "dead-letter-log":
+        if args.filter or args.heartbeat or args.delivery.dead_letter_sink is not None:
+            problems.append(f"{who}: a dead-letter log takes every dead letter (no filter, no heartbeat) and has "
+                            "no dead-letter sink of its own")
+        return problems
+    if not args.filter:
+        problems.append(f"{who}: a Trigger without a filter delivers every event of the Broker; set filter")
     if args.delivery.dead_letter_sink is None:
         problems.append(f"{who}: delivery needs a dead_letter_sink, or events that exhaust their retries are lost")
     if args.environment == "prod" and args.replicas < 2:
@@ -122,6 +132,8 @@ class PushService(pulumi.ComponentResource):
                  "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}]},
                 child(self), resource_name=f"{name}-podmonitor", labels=args.monitor_labels,
             )
+            if args.role == "service":
+                self._alerts(name, args.monitor_labels)
         subscriber = knative.Sink(name=args.service_name, kind="Service", api_version="v1")
         ready = [self.deployment, service, *args.depends_on]
         self.trigger = knative.Trigger(
@@ -144,6 +156,36 @@ class PushService(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self),
             )
         self.register_outputs({})
+
+    def _alerts(self, name: str, rule_labels: dict[str, str]) -> None:
+        """The workload alerts (dead letters arrive through the dead-letter log, labelled with this
+        service), plus a heartbeat that stopped: the delivery path itself is broken."""
+        service = self.args.service_name
+        rules: list[dict[str, Any]] = [
+            {"alert": "EventWorkloadDeadLetters", "for": "0m",
+             "expr": f'sum(increase(events_dead_lettered_total{{service="{service}"}}[10m])) > 0',
+             "labels": {"severity": "warning", "service": service},
+             "annotations": {"summary": f"{service}: the Broker dead-lettered events in the last 10 minutes",
+                             "runbook": "docs/alerts.md#eventworkloaddeadletters"}},
+            {"alert": "EventWorkloadErrorRate", "for": "10m",
+             "expr": (f'sum(rate(events_failed_total{{service="{service}"}}[5m])) / '
+                      f'clamp_min(sum(rate(events_in_total{{service="{service}"}}[5m])), 1e-9) > 0.05'),
+             "labels": {"severity": "warning", "service": service},
+             "annotations": {"summary": f"{service}: more than 5% of deliveries fail",
+                             "runbook": "docs/alerts.md#eventworkloaderrorrate"}},
+        ]
+        if self.args.heartbeat is not None:
+            rules.append({
+                "alert": "PushServiceHeartbeatMissing", "for": "5m",
+                "expr": f'sum(increase(knative_heartbeats_total{{service="{service}"}}[5m])) < 1',
+                "labels": {"severity": "warning", "service": service},
+                "annotations": {"summary": f"{service}: no PingSource heartbeat arrived through the Broker in 5 "
+                                           "minutes", "runbook": "docs/alerts.md#pushserviceheartbeatmissing"}})
+        custom_resource(
+            f"{service}-alerts", "monitoring.coreos.com/v1", "PrometheusRule", self.args.namespace,
+            {"groups": [{"name": f"push-{service}", "rules": rules}]},
+            child(self), resource_name=f"{name}-alerts", labels=rule_labels,
+        )
 
     def _meta(self) -> dict[str, Any]:
         return {"name": self.args.service_name, "namespace": self.args.namespace, "labels": self.labels}

@@ -460,6 +460,8 @@ class EventPlatform(pulumi.ComponentResource):
         for source in cfg.kafka_sources:
             self._kafka_source(source, events_ns, broker_sink, [broker, *eventing.ready])
         push_services = [self._push_service(service, events_ns, brokers) for service in cfg.push_services]
+        if push_services:
+            self._dead_letter_log(events_ns, brokers)
         self.outputs["knative"] = {
             "broker_url": broker.url,
             "broker_class": cfg.broker_class,
@@ -471,6 +473,24 @@ class EventPlatform(pulumi.ComponentResource):
             "push_services": [service.args.service_name for service in push_services],
             **({"dead_letter_broker_url": brokers[cfg.dead_letter_broker].url} if cfg.push_services else {}),
         }
+
+    def _dead_letter_log(self, events_ns: PlatformNamespace, brokers: dict[str, knative.Broker]) -> PushService:
+        """The dead-letter Broker's subscriber: every dead letter logged and counted by service."""
+        cfg = self.config.knative
+        return PushService(
+            "dead-letter-log",
+            PushServiceArgs(
+                namespace=events_ns.name, namespace_name=cfg.namespace, service_name="dead-letter-log",
+                image=self.config.workloads.image, command=["python", "-m", "apps.runtime.dead_letter_log"],
+                environment=self.config.environment, broker=cfg.dead_letter_broker, broker_class=cfg.broker_class,
+                filter={}, role="dead-letter-log", replicas=2 if self.prod else 1,
+                delivery=knative.Delivery(cfg.delivery.retry, cfg.delivery.backoff_policy, cfg.delivery.backoff_delay),
+                eventing_namespace=NAMESPACES["knative-eventing"], monitoring_namespace=NAMESPACES["monitoring"],
+                monitor_labels=dict(observability.SELECTOR_LABELS) if self.monitoring else None,
+                depends_on=list(brokers.values()),
+            ),
+            self._opts([events_ns]),
+        )
 
     def _push_service(self, service: KnativePushServiceConfig, events_ns: PlatformNamespace,
                       brokers: dict[str, knative.Broker]) -> PushService:

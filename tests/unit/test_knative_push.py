@@ -162,13 +162,36 @@ def test_only_the_broker_data_plane_may_deliver_and_only_monitoring_may_scrape(s
     # Nothing else in the events namespace opens the pods to the other platform namespaces.
     events_policies = {p.object_name for p in recorder.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
                        if p.inputs["metadata"]["namespace"] == "events"}
-    assert events_policies == {"default-deny-ingress", "order-audit"}
+    assert events_policies == {"default-deny-ingress", "order-audit", "dead-letter-log"}
 
 
-def test_the_push_service_is_scraped_by_its_own_pod_monitor(stack: tuple[str, Recorder]) -> None:
+def test_the_push_service_is_scraped_and_alerts_on_dead_letters_errors_and_a_missing_heartbeat(
+        stack: tuple[str, Recorder]) -> None:
     _, recorder = stack
     monitor = by_name(recorder, "PodMonitor")["order-audit"]
     assert monitor.spec["podMetricsEndpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+    (group,) = by_name(recorder, "PrometheusRule")["order-audit-alerts"].spec["groups"]
+    rules = {rule["alert"]: rule for rule in group["rules"]}
+    assert set(rules) == {"EventWorkloadDeadLetters", "EventWorkloadErrorRate", "PushServiceHeartbeatMissing"}
+    assert rules["PushServiceHeartbeatMissing"]["expr"] == (
+        'sum(increase(knative_heartbeats_total{service="order-audit"}[5m])) < 1')
+    assert 'events_dead_lettered_total{service="order-audit"}' in rules["EventWorkloadDeadLetters"]["expr"]
+
+
+def test_every_dead_letter_reaches_the_dead_letter_log(stack: tuple[str, Recorder]) -> None:
+    environment, recorder = stack
+    trigger = by_name(recorder, "Trigger")["dead-letter-log"]
+    assert trigger.spec["broker"] == "dead-letters"
+    assert "filter" not in trigger.spec and "filters" not in trigger.spec  # every dead letter
+    assert "deadLetterSink" not in trigger.spec["delivery"]
+    assert trigger.spec["subscriber"] == {"ref": {"apiVersion": "v1", "kind": "Service", "name": "dead-letter-log"}}
+    assert validation_errors("eventing.knative.dev/v1", "Trigger", body_of(trigger)) == []
+    deployment = core(recorder, "apps/v1:Deployment", "dead-letter-log").inputs["spec"]
+    assert deployment["replicas"] == (2 if environment == "prod" else 1)
+    (container,) = deployment["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "apps.runtime.dead_letter_log"]
+    policy = core(recorder, "networking.k8s.io/v1:NetworkPolicy", "dead-letter-log").inputs["spec"]
+    assert policy["ingress"][0]["from"][0]["podSelector"] == {"matchLabels": DATA_PLANE[environment]}
 
 
 @pytest.mark.parametrize(("override", "message"), [
