@@ -208,7 +208,7 @@ class PushReceiver:
         try:
             envelope = decode_request(headers, body, self.service.registry)
         except EventRejected as rejected:
-            self.metrics.received("undecodable" if isinstance(rejected, MalformedEvent) else "rejected")
+            self.metrics.received("undecodable")  # as the pull path counts what it cannot decode
             self.metrics.failed(rejected.reason)
             log.error("rejected; the Broker dead-letters it", extra={"reason": rejected.reason,
                                                                       "error": str(rejected)})
@@ -294,13 +294,32 @@ def _handler_class(receiver: Endpoint) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"  # keep-alive: the Broker reuses connections
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > receiver.max_body_bytes:
-                self._answer(Answer(413, f"body of {length} bytes exceeds {receiver.max_body_bytes}"), drain=length)
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                body = self._read_chunked()
+            else:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = None if length > receiver.max_body_bytes else self.rfile.read(length)
+            if body is None:
+                self._answer(Answer(413, f"the body exceeds {receiver.max_body_bytes} bytes"), close=True)
                 return
-            body = self.rfile.read(length) if length else b""
             answer = receiver.deliver(self.path.split("?")[0], dict(self.headers.items()), body)
             self._answer(answer)
+
+        def _read_chunked(self) -> bytes | None:
+            """A chunked request body (senders that stream without a length), or None past the bound."""
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                length = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if length == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                size += length
+                if size > receiver.max_body_bytes:
+                    return None
+                chunks.append(self.rfile.read(length))
+                self.rfile.readline()  # the CRLF after each chunk
 
         def do_OPTIONS(self) -> None:
             # The data-plane contract lets senders probe with OPTIONS; the answer names POST.
@@ -309,7 +328,7 @@ def _handler_class(receiver: Endpoint) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def _answer(self, answer: Answer, drain: int = 0) -> None:
+        def _answer(self, answer: Answer, close: bool = False) -> None:
             body = answer.body if answer.delivered else (answer.reason + "\n").encode()
             self.send_response(answer.status)
             for name, value in answer.headers:
@@ -317,8 +336,8 @@ def _handler_class(receiver: Endpoint) -> type[BaseHTTPRequestHandler]:
             if not answer.delivered:
                 self.send_header("Content-Type", "text/plain; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
-            if drain:
-                self.send_header("Connection", "close")  # the unread body would poison keep-alive
+            if close:
+                self.send_header("Connection", "close")  # an unread body would poison keep-alive
                 self.close_connection = True
             self.end_headers()
             self.wfile.write(body)

@@ -6,6 +6,7 @@ Each test starts the real service process (`python -m apps.orders.audit_service`
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -209,6 +210,21 @@ def test_a_poison_event_is_answered_so_the_broker_dead_letters_it_without_retryi
     assert outcome.error_data.startswith(reason), outcome.error_data
     assert audit.effects() == []
     assert audit.metric("events_failed_total", service="order-audit", reason=reason) == 1
+
+
+def test_a_chunked_request_is_read_whole_and_an_oversized_one_is_refused_for_good(audit: PushProcess) -> None:
+    headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-chunked"))
+    connection = http.client.HTTPConnection("127.0.0.1", audit.port, timeout=30)
+    try:
+        connection.request("POST", "/", body=iter([body[:10], body[10:]]), headers=headers, encode_chunked=True)
+        assert connection.getresponse().status == 202
+    finally:
+        connection.close()
+    assert audit.effects() == ["e-chunked"]
+
+    huge = dumps({**CONFIRMED_DATA, "tracking_id": "T" * (1024 * 1024)})
+    outcome = deliver(audit.port, {**headers, "ce-id": "e-huge"}, huge, retry=3)
+    assert outcome.statuses == [413] and outcome.dead_lettered
 
 
 def test_duplicates_of_one_source_and_id_have_one_effect_in_either_content_mode(audit: PushProcess) -> None:
