@@ -165,7 +165,6 @@ class PushReceiver:
                                   ["service"], registry=metrics.registry).labels(metrics.service)
         self.heartbeats = Counter("knative_heartbeats", "PingSource heartbeats received through the Broker",
                                   ["service"], registry=metrics.registry).labels(metrics.service)
-        self.last_heartbeat: float | None = None
         self._handling = 0
         self._handling_lock = threading.Lock()
         self._server = http_server(self, port)
@@ -204,7 +203,7 @@ class PushReceiver:
         if self.draining.is_set():
             return Answer(503, "shutting down; retry")
         if path == HEARTBEAT_PATH:
-            return self._heartbeat(headers)
+            return self._heartbeat(headers, body)
         try:
             envelope = decode_request(headers, body, self.service.registry)
         except EventRejected as rejected:
@@ -266,12 +265,14 @@ class PushReceiver:
             return reply_to(emits[0].event)
         return ACCEPTED
 
-    def _heartbeat(self, headers: dict[str, str]) -> Answer:
-        event_type = {k.lower(): v for k, v in headers.items()}.get("ce-type")
+    def _heartbeat(self, headers: dict[str, str], body: bytes) -> Answer:
+        try:
+            event_type = read_cloudevent(headers, body).get_type()
+        except MalformedEvent as error:
+            return Answer(400, f"malformed: {error}")
         if event_type != PING_TYPE:
             return Answer(422, f"unknown-type: {HEARTBEAT_PATH} takes {PING_TYPE} events only")
         self.heartbeats.inc()
-        self.last_heartbeat = time.time()
         return ACCEPTED
 
 

@@ -305,7 +305,8 @@ def test_ping_source_heartbeats_are_counted_on_their_own_path(audit: PushProcess
     headers, body = binary(ping)
 
     assert request(audit.port, "/heartbeat", headers, body)[0] == 202
-    assert audit.metric("knative_heartbeats_total", service="order-audit") == 1
+    assert request(audit.port, "/heartbeat", *structured(ping))[0] == 202
+    assert audit.metric("knative_heartbeats_total", service="order-audit") == 2
     assert audit.effects() == []
     # Anything else on the heartbeat path is refused, not silently counted.
     headers, body = binary(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-wrong-path"))
