@@ -41,6 +41,7 @@ from infra.knative import (
     Trigger,
     TriggerArgs,
 )
+from infra.knative_push import PushService, PushServiceArgs
 from infra.namespaces import NamespaceArgs, PlatformNamespace
 from infra.nats import NatsArgs, NatsJetStream, StreamSpec
 from infra.observability import MonitoringStack, MonitoringStackArgs
@@ -74,7 +75,8 @@ __all__ = [
     "KafkaTopicArgs", "KafkaUser", "KafkaUserArgs", "KafkaWiring", "Keda", "KedaArgs", "KnativeEventing",
     "KnativeEventingArgs", "KnativeOperator", "KnativeOperatorArgs", "KnativeServing", "KnativeServingArgs",
     "MonitoringStack", "MonitoringStackArgs", "NamespaceArgs", "NatsArgs", "NatsJetStream", "NatsWiring",
-    "PingSource", "PingSourceArgs", "PlatformConfig", "PlatformNamespace", "RabbitmqCluster",
+    "PingSource", "PingSourceArgs", "PlatformConfig", "PlatformNamespace", "PushService", "PushServiceArgs",
+    "RabbitmqCluster",
     "RabbitmqClusterArgs", "RabbitmqOperators", "RabbitmqOperatorsArgs", "RabbitmqUser", "RabbitmqUserArgs",
     "RabbitmqWiring", "ScalingPlan", "StreamSpec", "StrimziOperator", "StrimziOperatorArgs", "TopicAccess",
     "Trigger", "TriggerArgs", "WiringError", "__version__", "build_config", "kubernetes_provider",

@@ -102,6 +102,17 @@ KNATIVE_SERVING_CRDS = ManifestPin(
     url="https://github.com/knative/serving/releases/download/knative-v1.23.0/serving-crds.yaml",
     mirror_path="manifests/knative/1.23.0/1-serving-crds.yaml",
 )
+# With `source.kafka` enabled, the operator also installs the Kafka control plane, whose manifest
+# holds the KafkaSource (and KafkaSink, KafkaChannel) CRDs.
+KNATIVE_KAFKA_CONTROLLER_CRDS = ManifestPin(
+    "knative-eventing-kafka-controller",
+    KNATIVE_VERSION,
+    url=(
+        "https://github.com/knative-extensions/eventing-kafka-broker/releases/download/knative-v1.23.0/"
+        "eventing-kafka-controller.yaml"
+    ),
+    mirror_path="manifests/knative/1.23.0/eventing-kafka-controller.yaml",
+)
 # Strimzi publishes its CRDs as a separate release asset; the chart's crds/ folder holds the
 # same definitions, which is what the mirror offers.
 STRIMZI_CRDS_URL = "https://github.com/strimzi/strimzi-kafka-operator/releases/download/1.2.0/strimzi-crds-1.2.0.yaml"

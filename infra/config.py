@@ -9,6 +9,7 @@ document is validated once, before any resource is declared; a bad value becomes
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -217,6 +218,36 @@ class KnativePingSourceConfig(Strict):
     data: str = Field(default="{}", description="JSON payload of each event")
 
 
+_CE_ATTRIBUTE = r"^[a-z0-9]{1,20}$"
+
+
+class KnativePushServiceConfig(Strict):
+    """A runtime service the Broker pushes events to over HTTP (infra/knative_push.py)."""
+
+    name: str = Field(pattern=_DNS_LABEL, max_length=50)
+    module: str = Field(pattern=r"^[a-z_][a-z0-9_.]*$", description="python -m <module> runs the service")
+    filter: dict[str, str] = Field(
+        min_length=1, description="exact CloudEvent attribute matches of its Trigger, e.g. {source: /services/order}"
+    )
+    delivery: KnativeDeliveryConfig = Field(description="the Trigger's retries before the dead-letter Broker")
+    timeout: str | None = Field(default=None, pattern=_ISO_DURATION, description="per delivery attempt, e.g. PT10S")
+    replicas: int = Field(default=1, ge=1, le=100)
+    cpu: str = Field(default="100m", pattern=r"^[0-9]+m?$")
+    memory: str = Field(default="256Mi", pattern=_QUANTITY)
+    heartbeat: str | None = Field(
+        default=None, description="name of a ping_sources entry whose events it also receives on /heartbeat"
+    )
+    env: dict[str, str] = Field(default_factory=dict, description="extra non-secret environment variables")
+
+    @field_validator("filter")
+    @classmethod
+    def _attribute_names(cls, attributes: dict[str, str]) -> dict[str, str]:
+        bad = sorted(name for name in attributes if not re.match(_CE_ATTRIBUTE, name))
+        if bad:
+            raise ValueError(f"{bad} are not CloudEvent attribute names (lower-case letters and digits, at most 20)")
+        return attributes
+
+
 class KnativeConfig(Strict):
     enabled: bool = True
     broker_class: Literal["MTChannelBasedBroker", "Kafka"] = Field(
@@ -232,6 +263,29 @@ class KnativeConfig(Strict):
     scale_to_zero: bool = Field(description="let idle Knative Services scale to zero")
     kafka_sources: list[KnativeKafkaSourceConfig] = Field(default_factory=list)
     ping_sources: list[KnativePingSourceConfig] = Field(default_factory=list)
+    push_services: list[KnativePushServiceConfig] = Field(default_factory=list)
+    dead_letter_broker: str = Field(
+        default="dead-letters", pattern=_DNS_LABEL,
+        description="Broker (same class as the main one) that push services' Triggers dead-letter into",
+    )
+    dead_letter_retention_ms: int = Field(default=1_209_600_000, ge=-1, description="Kafka class: topic retention")
+
+    @field_validator("push_services")
+    @classmethod
+    def _push_services_fit(cls, services: list[KnativePushServiceConfig],
+                           info: ValidationInfo) -> list[KnativePushServiceConfig]:
+        pings = {ping.name for ping in info.data.get("ping_sources") or []}
+        problems = []
+        for index, service in enumerate(services):
+            if service.heartbeat is not None and service.heartbeat not in pings:
+                problems.append(f"push_services.{index} ({service.name}): heartbeat {service.heartbeat!r} is not "
+                                f"in ping_sources {sorted(pings)}; add it there or drop heartbeat")
+        names = [service.name for service in services]
+        if len(names) != len(set(names)):
+            problems.append(f"push service names must be unique, got {names}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return services
 
 
 class AlertThresholds(Strict):
@@ -343,6 +397,16 @@ class PlatformConfig(Strict):
             )
         if knative.kafka_sources and not kafka.enabled:
             raise ValueError("kafka_sources read the platform's Kafka: enable kafka or remove them")
+        environment = info.data.get("environment")
+        for index, service in enumerate(knative.push_services):
+            if environment == "prod" and service.replicas < 2:
+                raise ValueError(f"push_services.{index} ({service.name}): prod runs at least 2 replicas "
+                                 f"(got {service.replicas}); set replicas: 2")
+        topics = {topic.name for topic in kafka.topics}
+        for source in knative.kafka_sources:
+            missing = [topic for topic in source.topics if topic not in topics]
+            if kafka.enabled and missing:
+                raise ValueError(f"kafka_sources {source.name!r} reads {missing}, which are not in kafka.topics")
         replicas = knative.broker_topic_replicas
         if replicas is not None and replicas > kafka.brokers:
             raise ValueError(f"broker_topic_replicas {replicas} exceeds Kafka brokers {kafka.brokers}")
@@ -448,6 +512,23 @@ def _order_pipeline(prod: bool) -> list[dict[str, Any]]:
     ]
 
 
+def _push_path(prod: bool) -> dict[str, Any]:
+    """The push path of the order pipeline: the `orders` topic into the Broker (KafkaSource), a
+    Trigger filtering the order-service's events to order-audit, and the heartbeat PingSource
+    routed to it too, so the whole delivery path is exercised every minute."""
+    delivery = ({"retry": 10, "backoff_policy": "exponential", "backoff_delay": "PT0.5S"} if prod
+                else {"retry": 3, "backoff_policy": "exponential", "backoff_delay": "PT0.2S"})
+    return {
+        "ping_sources": [{"name": "heartbeat", "schedule": "*/1 * * * *", "data": '{"ping": true}'}],
+        "kafka_sources": [{"name": "orders-into-broker", "topics": ["orders"],
+                           "consumer_group": "knative-orders-into-broker", "initial_offset": "earliest"}],
+        "push_services": [{
+            "name": "order-audit", "module": "apps.orders.audit_service",
+            "filter": {"source": "/services/order"}, "delivery": delivery,
+            "timeout": "PT30S" if prod else "PT10S", "replicas": 2 if prod else 1, "heartbeat": "heartbeat",
+        }],
+    }
+
 
 PRESETS: dict[str, dict[str, Any]] = {
     "dev": {
@@ -487,8 +568,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "delivery": {"retry": 3, "backoff_policy": "exponential", "backoff_delay": "PT0.2S"},
             "high_availability": 1,
             "scale_to_zero": True,
-            # A heartbeat through the broker: the quickest proof that delivery works in dev.
-            "ping_sources": [{"name": "heartbeat", "schedule": "*/1 * * * *", "data": '{"ping": true}'}],
+            # A heartbeat through the broker: the quickest proof that delivery works.
+            **_push_path(prod=False),
         },
         "observability": {
             "retention": "2d",
@@ -545,6 +626,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "delivery": {"retry": 10, "backoff_policy": "exponential", "backoff_delay": "PT0.5S"},
             "high_availability": 2,
             "scale_to_zero": False,
+            **_push_path(prod=True),
         },
         "observability": {
             "retention": "15d",

@@ -49,15 +49,21 @@ class Sink:
     api_version: str = "serving.knative.dev/v1"
     namespace: str | None = None
     uri: str | None = None
+    # With a reference: a path Knative appends to the referenced object's address.
+    path: str | None = None
 
     def to_spec(self) -> dict[str, Any]:
         if (self.name is None) == (self.uri is None):
             raise ValueError("a Sink needs exactly one of name (a reference) or uri")
         if self.uri is not None:
+            if self.path is not None:
+                raise ValueError("a Sink's path only applies to a reference; put it into the uri")
             return {"uri": self.uri}
         ref: dict[str, Any] = {"apiVersion": self.api_version, "kind": self.kind, "name": self.name}
         if self.namespace:
             ref["namespace"] = self.namespace
+        if self.path is not None:
+            return {"ref": ref, "uri": self.path}
         return {"ref": ref}
 
 
@@ -184,7 +190,10 @@ class KnativeEventingArgs:
     replicas: int
     default_broker_class: str
     source: artifacts.ArtifactSource
-    kafka: bool = False
+    kafka: bool = False  # the Kafka control plane and KafkaSource (from the operator)
+    # The Kafka Broker's own data plane (receiver, dispatcher): only a Kafka-class Broker needs it,
+    # a KafkaSource into a channel-based Broker does not.
+    kafka_broker: bool = False
     operator: pulumi.Resource | None = None
 
 
@@ -211,7 +220,7 @@ class KnativeEventing(pulumi.ComponentResource):
         self.kafka_data_plane = None
         self.unavailable_artifacts = []
         self.ready = [self.eventing]
-        if args.kafka:
+        if args.kafka_broker:
             self._kafka_data_plane(name, args)
         self.register_outputs({"unavailable_artifacts": self.unavailable_artifacts})
 

@@ -21,7 +21,7 @@ from infra.alerts import AlertThresholdArgs
 from infra.base import MANAGED_BY
 from infra.certmanager import CertManager, CertManagerArgs
 from infra.charts import ChartTemplating, settled
-from infra.config import KnativeKafkaSourceConfig, PlatformConfig
+from infra.config import KnativeKafkaSourceConfig, KnativePushServiceConfig, PlatformConfig
 from infra.kafka import (
     KafkaCluster,
     KafkaClusterArgs,
@@ -35,6 +35,7 @@ from infra.kafka import (
     TopicAccess,
 )
 from infra.keda import Keda, KedaArgs
+from infra.knative_push import Heartbeat, PushService, PushServiceArgs
 from infra.namespaces import NamespaceArgs, PlatformNamespace
 from infra.nats import NatsArgs, NatsJetStream, StreamSpec
 from infra.platform_workloads import declare_workloads
@@ -144,9 +145,9 @@ class EventPlatform(pulumi.ComponentResource):
     def _after_monitoring(self, depends_on: list[pulumi.Resource]) -> pulumi.ResourceOptions:
         return self._opts([*depends_on, *([self.monitoring] if self.monitoring else [])])
 
-    def _knative_reads_kafka(self) -> bool:
+    def _knative_reads_kafka_ca(self) -> bool:
         knative_cfg = self.config.knative
-        return knative_cfg.enabled and (
+        return self.config.kafka.tls and knative_cfg.enabled and (
             knative_cfg.broker_class == knative.KAFKA_BROKER or bool(knative_cfg.kafka_sources))
 
     def _workloads_on(self, broker: str) -> list[str]:
@@ -196,7 +197,7 @@ class EventPlatform(pulumi.ComponentResource):
                 operator=operator.chart,
                 # Knative's Kafka credentials and TLS workloads read Strimzi's cluster CA Secret,
                 # which exists only once the cluster is Ready.
-                wait_ready=self._knative_reads_kafka() or (cfg.tls and bool(self._workloads_on("kafka"))),
+                wait_ready=self._knative_reads_kafka_ca() or (cfg.tls and bool(self._workloads_on("kafka"))),
             ),
             self._opts([operator]),
         )
@@ -411,7 +412,8 @@ class EventPlatform(pulumi.ComponentResource):
         eventing_ns = self._namespace("knative-eventing", open_ports=[*webhook, 8080])
         # Kourier's gateway is the entry point for all Knative Service traffic.
         kourier_ns = self._namespace("kourier-system", open_ports=[8080, 8081, 8443])
-        events_ns = self._namespace("events", name=cfg.namespace)
+        # Only push services run here; each one's NetworkPolicy admits exactly the Broker's data plane.
+        events_ns = self._namespace("events", name=cfg.namespace, allow_platform_ingress=False)
         operator = knative.KnativeOperator(
             "knative-operator", knative.KnativeOperatorArgs(namespace=operator_ns.name, source=self.source,
                                                            templating=self.templating),
@@ -427,27 +429,35 @@ class EventPlatform(pulumi.ComponentResource):
             "knative-eventing",
             knative.KnativeEventingArgs(
                 namespace=eventing_ns.name, replicas=cfg.high_availability, default_broker_class=cfg.broker_class,
-                source=self.source, kafka=kafka_broker or bool(cfg.kafka_sources), operator=operator.chart,
+                source=self.source, kafka=kafka_broker or bool(cfg.kafka_sources), kafka_broker=kafka_broker,
+                operator=operator.chart,
             ),
             self._opts([eventing_ns, operator]),
         )
         self.outputs["unavailable_artifacts"] += eventing.unavailable_artifacts
         delivery = knative.Delivery(cfg.delivery.retry, cfg.delivery.backoff_policy, cfg.delivery.backoff_delay)
-        broker_args: dict[str, Any] = {}
-        broker_deps: list[pulumi.Resource] = [events_ns, *eventing.ready]
+        broker_names = [cfg.broker_name, *([cfg.dead_letter_broker] if cfg.push_services else [])]
+        backends: dict[str, tuple[dict[str, Any], list[pulumi.Resource]]] = {
+            name: ({}, [events_ns, *eventing.ready]) for name in broker_names}
         if kafka_broker:
-            config, topic = self._kafka_broker_backend(eventing_ns)
-            broker_args = {"config": config.reference, "external_topic": topic.topic_name}
-            broker_deps += [config, topic]
-        broker = knative.Broker(
-            "knative-broker",
-            knative.BrokerArgs(namespace=events_ns.name, broker_name=cfg.broker_name, broker_class=cfg.broker_class,
-                               delivery=delivery, depends_on=broker_deps,
-                               # Without its data plane a Kafka Broker never becomes Ready; waiting
-                               # would only turn the warning above into a timeout.
-                               wait_ready=not eventing.unavailable_artifacts, **broker_args),
-            self._opts(),
-        )
+            config, topics = self._kafka_broker_backend(eventing_ns, broker_names)
+            for name, topic in topics.items():
+                backends[name] = ({"config": config.reference, "external_topic": topic.topic_name},
+                                  [*backends[name][1], config, topic])
+        brokers: dict[str, knative.Broker] = {}
+        for name in broker_names:
+            broker_args, broker_deps = backends[name]
+            brokers[name] = knative.Broker(
+                "knative-broker" if name == cfg.broker_name else f"knative-broker-{name}",
+                knative.BrokerArgs(namespace=events_ns.name, broker_name=name, broker_class=cfg.broker_class,
+                                   # The dead-letter Broker keeps what it is given: nothing to deliver.
+                                   delivery=delivery if name == cfg.broker_name else None, depends_on=broker_deps,
+                                   # Without its data plane a Kafka Broker never becomes Ready; waiting
+                                   # would only turn the warning above into a timeout.
+                                   wait_ready=not eventing.unavailable_artifacts, **broker_args),
+                self._opts(),
+            )
+        broker = brokers[cfg.broker_name]
         broker_sink = knative.Sink(name=cfg.broker_name, kind="Broker", api_version=knative.EVENTING_API)
         for ping in cfg.ping_sources:
             knative.PingSource(
@@ -458,6 +468,9 @@ class EventPlatform(pulumi.ComponentResource):
             )
         for source in cfg.kafka_sources:
             self._kafka_source(source, events_ns, broker_sink, [broker, *eventing.ready])
+        push_services = [self._push_service(service, events_ns, brokers) for service in cfg.push_services]
+        if push_services:
+            self._dead_letter_log(events_ns, brokers)
         self.outputs["knative"] = {
             "broker_url": broker.url,
             "broker_class": cfg.broker_class,
@@ -466,7 +479,50 @@ class EventPlatform(pulumi.ComponentResource):
             "namespace": events_ns.name,
             "ingress_gateway": serving.gateway,
             "unavailable_artifacts": eventing.unavailable_artifacts,
+            "push_services": [service.args.service_name for service in push_services],
+            **({"dead_letter_broker_url": brokers[cfg.dead_letter_broker].url} if cfg.push_services else {}),
         }
+
+    def _dead_letter_log(self, events_ns: PlatformNamespace, brokers: dict[str, knative.Broker]) -> PushService:
+        """The dead-letter Broker's subscriber: every dead letter logged and counted by service."""
+        cfg = self.config.knative
+        return PushService(
+            "dead-letter-log",
+            PushServiceArgs(
+                namespace=events_ns.name, namespace_name=cfg.namespace, service_name="dead-letter-log",
+                image=self.config.workloads.image, command=["python", "-m", "apps.runtime.dead_letter_log"],
+                environment=self.config.environment, broker=cfg.dead_letter_broker, broker_class=cfg.broker_class,
+                filter={}, role="dead-letter-log", replicas=2 if self.prod else 1,
+                delivery=knative.Delivery(cfg.delivery.retry, cfg.delivery.backoff_policy, cfg.delivery.backoff_delay),
+                eventing_namespace=NAMESPACES["knative-eventing"], monitoring_namespace=NAMESPACES["monitoring"],
+                monitor_labels=dict(observability.SELECTOR_LABELS) if self.monitoring else None,
+                depends_on=list(brokers.values()),
+            ),
+            self._opts([events_ns]),
+        )
+
+    def _push_service(self, service: KnativePushServiceConfig, events_ns: PlatformNamespace,
+                      brokers: dict[str, knative.Broker]) -> PushService:
+        cfg = self.config.knative
+        dead_letters = knative.Sink(name=cfg.dead_letter_broker, kind="Broker", api_version=knative.EVENTING_API)
+        delivery = knative.Delivery(service.delivery.retry, service.delivery.backoff_policy,
+                                    service.delivery.backoff_delay, dead_letter_sink=dead_letters,
+                                    timeout=service.timeout)
+        return PushService(
+            service.name,
+            PushServiceArgs(
+                namespace=events_ns.name, namespace_name=cfg.namespace, service_name=service.name,
+                image=self.config.workloads.image, command=["python", "-m", service.module],
+                environment=self.config.environment, broker=cfg.broker_name, broker_class=cfg.broker_class,
+                filter=dict(service.filter), delivery=delivery, replicas=service.replicas, cpu=service.cpu,
+                memory=service.memory, heartbeat=Heartbeat(service.heartbeat) if service.heartbeat else None,
+                extra_env=dict(service.env), eventing_namespace=NAMESPACES["knative-eventing"],
+                monitoring_namespace=NAMESPACES["monitoring"],
+                monitor_labels=dict(observability.SELECTOR_LABELS) if self.monitoring else None,
+                depends_on=list(brokers.values()),
+            ),
+            self._opts([events_ns]),
+        )
 
     def _kafka_credentials(self, name: str, user_name: str, namespace: pulumi.Input[str],
                            topics: list[TopicAccess], group: str, pattern: str) -> pulumi.Output[str] | None:
@@ -520,22 +576,31 @@ class EventPlatform(pulumi.ComponentResource):
             )
         return self._cluster_ca
 
-    def _kafka_broker_backend(self, eventing_ns: PlatformNamespace) -> tuple[knative.KafkaBrokerConfig, KafkaTopic]:
+    def _kafka_broker_backend(self, eventing_ns: PlatformNamespace,
+                              broker_names: list[str]) -> tuple[knative.KafkaBrokerConfig, dict[str, KafkaTopic]]:
+        """One Strimzi topic per Kafka Broker (the first is the main one, the second the
+        dead-letter Broker); one ConfigMap and one KafkaUser, allowed exactly those topics."""
         assert self.kafka_cluster is not None
         cfg, kafka = self.config.knative, self.config.kafka
         replicas = cfg.broker_topic_replicas or kafka.replication_factor
-        topic_name = f"knative-broker-{cfg.namespace}-{cfg.broker_name}"
-        topic = KafkaTopic(
-            "knative-broker-topic",
-            KafkaTopicArgs(namespace=self.kafka_namespace.name, cluster_name=kafka.cluster_name, topic_name=topic_name,
-                           partitions=cfg.broker_topic_partitions, replicas=replicas,
-                           min_insync_replicas=kafka.min_insync_replicas, retention_ms=cfg.broker_topic_retention_ms,
-                           protect=self.config.protect_stateful, cluster=self.kafka_cluster.kafka),
-            self._opts([self.kafka_cluster]),
-        )
+        topics: dict[str, KafkaTopic] = {}
+        for name in broker_names:
+            main = name == cfg.broker_name
+            topics[name] = KafkaTopic(
+                "knative-broker-topic" if main else f"knative-broker-{name}-topic",
+                KafkaTopicArgs(namespace=self.kafka_namespace.name, cluster_name=kafka.cluster_name,
+                               topic_name=f"knative-broker-{cfg.namespace}-{name}",
+                               # Dead letters are few; they are kept longer, for people to look at.
+                               partitions=cfg.broker_topic_partitions if main else 1, replicas=replicas,
+                               min_insync_replicas=kafka.min_insync_replicas,
+                               retention_ms=cfg.broker_topic_retention_ms if main else cfg.dead_letter_retention_ms,
+                               protect=self.config.protect_stateful, cluster=self.kafka_cluster.kafka),
+                self._opts([self.kafka_cluster]),
+            )
         auth = self._kafka_credentials(
             "knative-broker-user", "knative-broker", eventing_ns.name,
-            [TopicAccess(topic_name, ["Read", "Write", "Describe"])], "knative-trigger-", "prefix",
+            [TopicAccess(topic.topic_name, ["Read", "Write", "Describe"]) for topic in topics.values()],
+            "knative-trigger-", "prefix",
         )
         # Not `kafka-broker-config`: the operator owns that one (eventing-kafka-controller.yaml).
         config = knative.KafkaBrokerConfig(
@@ -546,7 +611,7 @@ class EventPlatform(pulumi.ComponentResource):
                                            auth_secret=auth),
             self._opts([eventing_ns]),
         )
-        return config, topic
+        return config, topics
 
     def _kafka_source(self, source: KnativeKafkaSourceConfig, events_ns: PlatformNamespace, sink: knative.Sink,
                       depends_on: list[pulumi.Resource]) -> None:

@@ -30,14 +30,22 @@ def runtime_crds(objects: list[Rendered], source: artifacts.ArtifactSource) -> l
     wanted = []
     for item in objects:
         pin = INSTALLED_BY.get((str(item.obj.get("apiVersion")), str(item.obj.get("kind"))))
-        if pin is not None and pin not in wanted:
-            wanted.append(pin)
+        pins = [pin, *_kafka_control_plane(item)] if pin is not None else []
+        wanted += [p for p in pins if p not in wanted]
     found = []
     for pin in wanted:
         location = source.manifest(pin)
         found += [doc for doc in load_text(_read(location), f"<{pin.component} {pin.version}>")
                   if doc.obj.get("kind") == "CustomResourceDefinition"]
     return found
+
+
+def _kafka_control_plane(item: Rendered) -> list[artifacts.ManifestPin]:
+    """A KnativeEventing with the Kafka source switched on also gets the KafkaSource CRD."""
+    if item.obj.get("kind") != "KnativeEventing":
+        return []
+    kafka = ((item.obj.get("spec") or {}).get("source") or {}).get("kafka") or {}
+    return [artifacts.KNATIVE_KAFKA_CONTROLLER_CRDS] if kafka.get("enabled") else []
 
 
 def _read(location: str) -> str:

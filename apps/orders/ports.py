@@ -26,8 +26,13 @@ from apps.orders.events import Address
 AnswerT = TypeVar("AnswerT", bound=BaseModel)
 
 
-class ChargeRequest(BaseModel):
+class IdempotentRequest(BaseModel):
+    """A request to an external system, carrying the key it deduplicates repeats by."""
+
     idempotency_key: str
+
+
+class ChargeRequest(IdempotentRequest):
     order_id: str
     amount_cents: int
     payment_token: str
@@ -40,8 +45,7 @@ class ChargeResult(BaseModel):
     decline_reason: str = ""
 
 
-class ShipmentRequest(BaseModel):
-    idempotency_key: str
+class ShipmentRequest(IdempotentRequest):
     order_id: str
     address: Address
 
@@ -51,8 +55,7 @@ class ShipmentBooking(BaseModel):
     tracking_id: str
 
 
-class Notification(BaseModel):
-    idempotency_key: str
+class Notification(IdempotentRequest):
     order_id: str
     to: str
     subject: str
@@ -96,7 +99,7 @@ class SimulatedProvider:
         self._answers: dict[str, str] = {}
         self._read_up_to = 0
 
-    def _perform(self, request: ChargeRequest | ShipmentRequest | Notification,
+    def _perform(self, request: IdempotentRequest,
                  answer_type: type[AnswerT], answer: Callable[[], AnswerT]) -> AnswerT:
         time.sleep(self._latency_s)
         with self._lock, self._shared_memory() as record:

@@ -24,6 +24,12 @@ def one(recorder: Recorder, kind: str) -> Registered:
     return found[0]
 
 
+def main_broker(recorder: Recorder) -> Registered:
+    """The platform's Broker (the other one, `dead-letters`, takes what push Triggers give up on)."""
+    (found,) = [b for b in recorder.custom("Broker") if b.object_name == "default"]
+    return found
+
+
 def chart(recorder: Recorder, name: str) -> Registered:
     return recorder.chart(name)
 
@@ -64,8 +70,9 @@ def test_dev_eventing_is_the_in_memory_channel_broker(dev: Recorder) -> None:
     eventing = one(dev, "KnativeEventing").spec
     assert eventing["defaultBrokerClass"] == "MTChannelBasedBroker"
     assert eventing["config"]["observability"]["metrics-protocol"] == "prometheus"
-    assert "source" not in eventing
-    broker = one(dev, "Broker")
+    # The Kafka control plane is there for the KafkaSource only (orders topic → Broker).
+    assert eventing["source"]["kafka"] == {"enabled": True}
+    broker = main_broker(dev)
     assert broker.inputs["metadata"]["annotations"]["eventing.knative.dev/broker.class"] == "MTChannelBasedBroker"
     assert "config" not in broker.spec
     assert broker.spec["delivery"] == {"retry": 3, "backoffPolicy": "exponential", "backoffDelay": "PT0.2S"}
@@ -88,7 +95,7 @@ def test_prod_broker_is_kafka_backed_on_a_declared_topic(prod: Recorder) -> None
     eventing = one(prod, "KnativeEventing").spec
     assert eventing["defaultBrokerClass"] == "Kafka"
     assert eventing["source"]["kafka"] == {"enabled": True}
-    broker = one(prod, "Broker")
+    broker = main_broker(prod)
     annotations = broker.inputs["metadata"]["annotations"]
     assert annotations["eventing.knative.dev/broker.class"] == "Kafka"
     topic_name = annotations["kafka.eventing.knative.dev/external.topic"]
@@ -98,7 +105,7 @@ def test_prod_broker_is_kafka_backed_on_a_declared_topic(prod: Recorder) -> None
 
 
 def test_prod_kafka_broker_config_points_at_strimzi_with_its_own_credentials(prod: Recorder) -> None:
-    ref = one(prod, "Broker").spec["config"]
+    ref = main_broker(prod).spec["config"]
     assert ref["kind"] == "ConfigMap" and ref["namespace"] == "knative-eventing"
     assert ref["name"] != "kafka-broker-config", "that ConfigMap belongs to the operator's Kafka controller"
     config = next(c for c in prod.of_type("kubernetes:core/v1:ConfigMap") if c.object_name == ref["name"])
@@ -125,7 +132,7 @@ def test_kafka_credentials_wait_for_the_cluster_ca(dev: Recorder, prod: Recorder
     # The CA Secret Strimzi generates exists once Kafka is Ready; only prod's Kafka Broker reads it.
     assert one(prod, "Kafka").inputs["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}
     assert "annotations" not in one(dev, "Kafka").inputs["metadata"]
-    assert one(prod, "Broker").inputs["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
+    assert main_broker(prod).inputs["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
 
 
 def test_prod_applies_the_pinned_kafka_broker_data_plane(prod: Recorder) -> None:
@@ -140,13 +147,13 @@ def test_offline_mirror_names_the_missing_data_plane(monkeypatch: pytest.MonkeyP
     with caplog.at_level(logging.WARNING):
         recorder, outputs = platform_outputs("prod")
     assert not [r for r in recorder.resources if r.name == "knative-eventing-kafka-broker-data-plane"]
-    assert one(recorder, "Broker").inputs["metadata"]["annotations"]["eventing.knative.dev/broker.class"] == "Kafka"
+    assert main_broker(recorder).inputs["metadata"]["annotations"]["eventing.knative.dev/broker.class"] == "Kafka"
     (missing,) = outputs["unavailable_artifacts"]
     assert "eventing-kafka-broker.yaml" in missing
     assert outputs["knative"]["unavailable_artifacts"] == [missing]
     assert any("eventing-kafka-broker.yaml" in record.getMessage() for record in caplog.records)
     # Waiting for a Broker that cannot become Ready would only turn the warning into a timeout.
-    assert "pulumi.com/waitFor" not in one(recorder, "Broker").inputs["metadata"]["annotations"]
+    assert "pulumi.com/waitFor" not in main_broker(recorder).inputs["metadata"]["annotations"]
     # Everything the mirror does hold is still read from it.
     assert chart(recorder, "knative-operator").inputs["path"].startswith(str(Path(mirror_root())))
 

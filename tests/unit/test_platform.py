@@ -138,7 +138,7 @@ def test_generated_credentials_never_appear_in_plain_text(prod: Recorder) -> Non
     services = ("order", "inventory", "payment", "shipping", "notification")
     assert {p.name for p in passwords} == {"kafka-app-user-password", "rabbitmq-app-password",
                                            "knative-broker-user-password", "monitoring-grafana-admin-password",
-                                           "nats-nack-password",
+                                           "nats-nack-password", "knative-source-orders-into-broker-user-password",
                                            *(f"{s}-service-kafka-user-password" for s in services)}
     for secret in prod.of_type("kubernetes:core/v1:Secret"):
         assert "data" not in secret.inputs or not secret.inputs["data"]
@@ -150,6 +150,6 @@ def test_generated_credentials_never_appear_in_plain_text(prod: Recorder) -> Non
 
 def test_disabled_add_ons_declare_nothing() -> None:
     recorder = run_stack("dev", {"platform": {"kafka": {"enabled": False}, "rabbitmq": {"enabled": False},
-                                              "workloads": {"enabled": False}}})
+                                              "workloads": {"enabled": False}, "knative": {"kafka_sources": []}}})
     assert recorder.custom("Kafka") == [] and recorder.custom("RabbitmqCluster") == []
     assert recorder.custom("Stream")

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from infra import artifacts
-from policy import render
+from policy import operator_crds, render
 from policy.check_render import main as check_render
 from tests.unit.crds import mirror_root
 from tests.unit.test_policy_rules import GOOD_DEPLOYMENT
@@ -133,3 +133,24 @@ def test_the_gate_passes_changes_that_update_in_place(tmp_path: Path) -> None:
     head_objects[5]["spec"]["replicas"] = 5
     head = write_render(tmp_path / "head", head_objects)
     assert render.replacement_findings(render.load(base), render.load(head)) == []
+
+
+@pytest.mark.parametrize("kafka_source_enabled", [True, False])
+def test_a_kafka_source_is_checked_against_the_crd_the_operator_installs_with_the_kafka_source(
+        tmp_path: Path, kafka_source_enabled: bool) -> None:
+    eventing = {"apiVersion": "operator.knative.dev/v1beta1", "kind": "KnativeEventing",
+                "metadata": {"name": "knative-eventing", "namespace": "knative-eventing"},
+                "spec": {"version": "1.23.0", "source": {"kafka": {"enabled": kafka_source_enabled}}}}
+    source = {"apiVersion": "sources.knative.dev/v1", "kind": "KafkaSource",
+              "metadata": {"name": "orders", "namespace": "apps"},
+              "spec": {"bootstrapServers": ["events-kafka-bootstrap.kafka.svc:9092"], "topics": ["orders"],
+                       "consumerGroup": "g", "sink": {"ref": {"apiVersion": "eventing.knative.dev/v1",
+                                                              "kind": "Broker", "name": "default"}}}}
+    objects = render.load(write_render(tmp_path / "r", [eventing, source]))
+    findings = render.schema_findings(
+        objects, runtime_crds=operator_crds.runtime_crds(objects, artifacts.ArtifactSource(mirror_root())))
+    kafka_source_findings = [f for f in findings if "KafkaSource" in str(f)]
+    if kafka_source_enabled:
+        assert kafka_source_findings == []
+    else:
+        assert any("no CustomResourceDefinition" in str(f) for f in kafka_source_findings)
