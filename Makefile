@@ -15,7 +15,7 @@ POLICY := --policy-pack policy $$([[ -f policy/$(STACK).json ]] && echo --policy
 TARGET := if [[ -z "$${EVENTPLATFORM_TARGET:-}" && -z "$${KUBECONFIG:-}" && ! -f $$HOME/.kube/config ]]; then \
 	export EVENTPLATFORM_TARGET=render; echo "no kubeconfig found: previewing in render mode"; fi &&
 
-.PHONY: help setup test test-engine lint typecheck preview render up destroy schema docs bench
+.PHONY: help setup test test-engine test-cluster lint typecheck preview render up destroy cluster-up cluster-down schema docs bench
 help:
 	@echo "make setup                 install everything (idempotent)"
 	@echo "make test                  lint, type check, unit, workload and engine tests"
@@ -23,6 +23,8 @@ help:
 	@echo "make preview STACK=dev     pulumi preview of a stack (dev|prod)"
 	@echo "make render STACK=prod     every manifest of a stack into rendered/<stack>/, validated (no cluster)"
 	@echo "make up STACK=dev          pulumi up of a stack against the current kube context"
+	@echo "make cluster-up            a local Kubernetes API server with simulated nodes (kwok), for make up"
+	@echo "make cluster-down          stop and delete the local cluster"
 	@echo "make schema                regenerate config.schema.json from the config model"
 	@echo "make docs                  regenerate docs/components.md from the components"
 	@echo "make bench                 benchmarks (not part of the tests)"
@@ -59,6 +61,12 @@ up:
 
 destroy:
 	@$(ENGINE) $(ENV) $(PASSPHRASE) $(SELECT) pulumi destroy --stack $(STACK) --non-interactive --yes
+
+cluster-up:
+	@scripts/cluster/up.sh
+
+cluster-down:
+	@scripts/cluster/down.sh
 
 bench:
 	@$(ENV) python -m bench
