@@ -7,8 +7,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 if [[ ! -d $KWOK_WORKDIR/clusters/$CLUSTER_NAME ]]; then
   say "no local cluster in $CLUSTER_STATE"
 else
-  kwokctl delete cluster --name "$CLUSTER_NAME" >/dev/null ||
+  if ! out=$(kwokctl delete cluster --name "$CLUSTER_NAME" 2>&1); then
+    printf '%s\n' "$out" | tail -n 20 | sed 's/^/[cluster]   /'
     fail "kwokctl could not delete the cluster" "look for leftover processes: ps -ef | grep $KWOK_WORKDIR"
+  fi
   say "stopped and deleted"
 fi
 rm -rf "$CLUSTER_STATE"
