@@ -35,8 +35,9 @@ def local_cluster_transform(args: pulumi.ResourceTransformArgs) -> pulumi.Resour
     """Applied to every resource of the platform when ``target`` is ``local``."""
     props = args.props
     changed = False
-    if args.type_ in WEBHOOK_TYPES and isinstance(props.get("webhooks"), list):
-        props = {**props, "webhooks": [_never_called(w) for w in props["webhooks"]]}
+    webhooks = props.get("webhooks")
+    if args.type_ in WEBHOOK_TYPES and isinstance(webhooks, list):
+        props = {**props, "webhooks": [_never_called(w) for w in webhooks]}
         changed = True
     metadata = props.get("metadata")
     if isinstance(metadata, dict) and isinstance(metadata.get("annotations"), dict) \
