@@ -43,7 +43,9 @@ def local_cluster_transform(args: pulumi.ResourceTransformArgs) -> pulumi.Resour
     if isinstance(metadata, dict) and isinstance(metadata.get("annotations"), dict) \
             and WAIT_FOR in metadata["annotations"]:
         annotations = {k: v for k, v in metadata["annotations"].items() if k != WAIT_FOR}
-        props = {**props, "metadata": {**metadata, "annotations": annotations}}
+        # No empty map left behind: the API server would not store it, and refresh would differ.
+        trimmed = {k: v for k, v in metadata.items() if k != "annotations"}
+        props = {**props, "metadata": {**trimmed, **({"annotations": annotations} if annotations else {})}}
         changed = True
     return pulumi.ResourceTransformResult(props, args.opts) if changed else None
 

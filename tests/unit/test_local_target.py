@@ -32,6 +32,12 @@ def test_operator_readiness_wait_is_dropped_other_annotations_kept() -> None:
     assert out["metadata"]["annotations"] == {"keep": "me"}
 
 
+def test_no_empty_annotations_left_behind() -> None:
+    metadata = {"name": "knative-eventing", "annotations": {WAIT_FOR: "condition=Ready"}}
+    out = transformed("kubernetes:operator.knative.dev/v1beta1:KnativeEventing", {"metadata": metadata})
+    assert out == {"metadata": {"name": "knative-eventing"}}
+
+
 def test_everything_else_is_untouched() -> None:
     props = {"metadata": {"name": "order-service", "annotations": {"a": "b"}}, "spec": {"replicas": 1}}
     assert transformed("kubernetes:apps/v1:Deployment", props) is None
