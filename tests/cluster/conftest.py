@@ -61,6 +61,9 @@ def local_project(local_cluster: dict[str, str], tmp_path_factory: pytest.TempPa
         pytest.fail(f"no artifact mirror at {mirror}: set EVENTPLATFORM_MIRROR (CI: ../shared/mirror)", pytrace=False)
     return {**local_cluster, "EP_TEST_PROJECT": str(project), "PULUMI_BACKEND_URL": f"file://{state}",
             "PULUMI_CONFIG_PASSPHRASE": "test-only", "EVENTPLATFORM_TARGET": "local",
+            # The state is ~15 MB (the charts' CRDs); a checkpoint after each of ~500 steps
+            # costs minutes of CPU. A throw-away backend needs only the final state.
+            "PULUMI_SKIP_CHECKPOINTS": "true",
             "EVENTPLATFORM_MIRROR": str(mirror)}
 
 
