@@ -177,8 +177,7 @@ class ArtifactSource:
         if self.mirror is not None:
             text = self._mirror_file(pin.mirror_path).read_text(encoding="utf-8")
         else:
-            with urllib.request.urlopen(pin.url, timeout=60) as response:
-                text = response.read().decode("utf-8")
+            text = fetch_text(pin.url)
         return {"yaml": "\n---\n".join(d for d in split_documents(text) if not is_namespace(d))}
 
     def strimzi_crds(self) -> dict[str, Any]:
@@ -187,6 +186,13 @@ class ArtifactSource:
             return {"files": [STRIMZI_CRDS_URL]}
         archive = self._mirror_file(f"charts/{STRIMZI.archive_name}")
         return {"yaml": "\n---\n".join(chart_crd_documents(archive, f"{STRIMZI.name}/crds/"))}
+
+
+def fetch_text(url: str) -> str:
+    """A pinned upstream manifest, downloaded while the program runs (as the provider would)."""
+    with urllib.request.urlopen(url, timeout=60) as response:
+        text: str = response.read().decode("utf-8")
+    return text
 
 
 def split_documents(text: str) -> list[str]:
