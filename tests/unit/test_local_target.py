@@ -41,3 +41,16 @@ def test_no_empty_annotations_left_behind() -> None:
 def test_everything_else_is_untouched() -> None:
     props = {"metadata": {"name": "order-service", "annotations": {"a": "b"}}, "spec": {"replicas": 1}}
     assert transformed("kubernetes:apps/v1:Deployment", props) is None
+
+
+def test_strimzi_crd_loses_only_its_empty_properties_map() -> None:
+    from infra.kafka import CRD_TYPE, without_empty_schema_properties
+
+    schema = {"status": {"properties": {"clusterSecurity": {"type": "object", "properties": {},
+                                                            "x-kubernetes-preserve-unknown-fields": True}}}}
+    args = pulumi.ResourceTransformArgs(True, CRD_TYPE, "kafkas", {"spec": {"versions": [{"schema": schema}]}},
+                                        pulumi.ResourceOptions())
+    result = without_empty_schema_properties(args)
+    assert result is not None
+    kept = result.props["spec"]["versions"][0]["schema"]["status"]["properties"]["clusterSecurity"]
+    assert kept == {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
