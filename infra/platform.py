@@ -67,7 +67,10 @@ def kubernetes_provider(config: PlatformConfig, stack: str) -> k8s.Provider:
             render_yaml_to_directory=f"{config.render_directory}/{stack}",
             enable_server_side_apply=True,
         )
-    return k8s.Provider("cluster", enable_server_side_apply=True)
+    # ConfigMaps change in place, as with Helm: by default the provider replaces a ConfigMap whose
+    # data changes, and a scrape-interval change deleted and recreated Grafana's datasource.
+    # The charts roll their pods through checksum annotations; Grafana's sidecar watches.
+    return k8s.Provider("cluster", enable_server_side_apply=True, enable_config_map_mutable=True)
 
 
 # What a rendered Secret holds in place of each value (render mode writes manifests in plain text).
