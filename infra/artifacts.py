@@ -185,7 +185,10 @@ class ArtifactSource:
         if self.mirror is None:
             return {"files": [STRIMZI_CRDS_URL]}
         archive = self._mirror_file(f"charts/{STRIMZI.archive_name}")
-        return {"yaml": "\n---\n".join(chart_crd_documents(archive, f"{STRIMZI.name}/crds/"))}
+        # Strimzi's Kafka CRD has an empty `properties: {}` the API server drops on storing it:
+        # left in, every preview after `up` wanted to update kafkas.kafka.strimzi.io.
+        text = "\n---\n".join(chart_crd_documents(archive, f"{STRIMZI.name}/crds/"))
+        return {"yaml": "\n".join(ln for ln in text.splitlines() if ln.strip() != "properties: {}")}
 
 
 def fetch_text(url: str) -> str:

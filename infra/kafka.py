@@ -115,7 +115,7 @@ class StrimziOperator(pulumi.ComponentResource):
         # Helm never upgrades a chart's crds/ folder; owning the CRDs as resources does.
         self.crds = k8s.yaml.v2.ConfigGroup(
             f"{name}-crds", **args.source.strimzi_crds(),
-            opts=pulumi.ResourceOptions(parent=self, transforms=[without_empty_schema_properties]),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.chart = helm_chart(
             name, artifacts.STRIMZI, args.source, args.templating,
