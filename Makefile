@@ -15,14 +15,17 @@ POLICY := --policy-pack policy $$([[ -f policy/$(STACK).json ]] && echo --policy
 TARGET := if [[ -z "$${EVENTPLATFORM_TARGET:-}" && -z "$${KUBECONFIG:-}" && ! -f $$HOME/.kube/config ]]; then \
 	export EVENTPLATFORM_TARGET=render; echo "no kubeconfig found: previewing in render mode"; fi &&
 
-.PHONY: help setup test test-engine lint typecheck preview render up destroy schema docs bench
+.PHONY: help setup test test-engine test-cluster lint typecheck preview render up destroy cluster-up cluster-down schema docs bench
 help:
 	@echo "make setup                 install everything (idempotent)"
-	@echo "make test                  lint, type check, unit, workload and engine tests"
+	@echo "make test                  lint, type check, unit, workload, engine and local-cluster tests"
 	@echo "make test-engine           only the tests through the real Pulumi engine"
+	@echo "make test-cluster          pulumi up/preview/refresh/destroy of dev on a private local cluster"
 	@echo "make preview STACK=dev     pulumi preview of a stack (dev|prod)"
 	@echo "make render STACK=prod     every manifest of a stack into rendered/<stack>/, validated (no cluster)"
 	@echo "make up STACK=dev          pulumi up of a stack against the current kube context"
+	@echo "make cluster-up            a local Kubernetes API server with simulated nodes (kwok), for make up"
+	@echo "make cluster-down          stop and delete the local cluster"
 	@echo "make schema                regenerate config.schema.json from the config model"
 	@echo "make docs                  regenerate docs/components.md from the components"
 	@echo "make bench                 benchmarks (not part of the tests)"
@@ -35,6 +38,10 @@ test: lint typecheck
 
 test-engine:
 	@$(ENGINE) $(ENV) scripts/run-tests.sh tests/engine
+
+# The end-to-end lifecycle on a private local cluster (also part of make test).
+test-cluster:
+	@$(ENGINE) $(ENV) scripts/run-tests.sh tests/cluster
 
 lint:
 	@$(ENV) ruff check .
@@ -59,6 +66,12 @@ up:
 
 destroy:
 	@$(ENGINE) $(ENV) $(PASSPHRASE) $(SELECT) pulumi destroy --stack $(STACK) --non-interactive --yes
+
+cluster-up:
+	@scripts/cluster/up.sh
+
+cluster-down:
+	@scripts/cluster/down.sh
 
 bench:
 	@$(ENV) python -m bench

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,12 +181,51 @@ class ArtifactSource:
             return str(self._mirror_file(pin.mirror_path))
         return pin.url
 
+    def manifest_without_namespace(self, pin: ManifestPin) -> dict[str, Any]:
+        """Keyword arguments for ``yaml.v2.ConfigGroup``: the manifest minus its Namespace object,
+        for a second manifest that declares the same namespace as the first (creating it twice
+        fails: "namespaces ... already exists"; owning it twice lets either delete it)."""
+        if self.mirror is not None:
+            text = self._mirror_file(pin.mirror_path).read_text(encoding="utf-8")
+        else:
+            text = fetch_text(pin.url)
+        return {"yaml": "\n---\n".join(d for d in split_documents(text) if not is_namespace(d))}
+
     def strimzi_crds(self) -> dict[str, Any]:
         """Keyword arguments for ``yaml.v2.ConfigGroup`` holding Strimzi's CRDs."""
         if self.mirror is None:
             return {"files": [STRIMZI_CRDS_URL]}
         archive = self._mirror_file(f"charts/{STRIMZI.archive_name}")
-        return {"yaml": "\n---\n".join(chart_crd_documents(archive, f"{STRIMZI.name}/crds/"))}
+        # Strimzi's Kafka CRD has an empty `properties: {}` the API server drops on storing it:
+        # left in, every preview after `up` wanted to update kafkas.kafka.strimzi.io.
+        text = "\n---\n".join(chart_crd_documents(archive, f"{STRIMZI.name}/crds/"))
+        return {"yaml": "\n".join(ln for ln in text.splitlines() if ln.strip() != "properties: {}")}
+
+
+def fetch_text(url: str) -> str:
+    """A pinned upstream manifest, downloaded while the program runs (as the provider would)."""
+    with urllib.request.urlopen(url, timeout=60) as response:
+        text: str = response.read().decode("utf-8")
+    return text
+
+
+def split_documents(text: str) -> list[str]:
+    """The non-empty documents of a YAML stream (separated by lines that are exactly ``---``)."""
+    documents: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines():
+        if line.rstrip() == "---":
+            documents.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    documents.append("\n".join(current))
+    return [d for d in documents if d.strip() and not all(ln.lstrip().startswith("#") or not ln.strip()
+                                                          for ln in d.splitlines())]
+
+
+def is_namespace(document: str) -> bool:
+    return any(line.rstrip() == "kind: Namespace" for line in document.splitlines())
 
 
 def chart_crd_documents(archive: Path, folder: str) -> list[str]:

@@ -368,9 +368,11 @@ class PlatformConfig(Strict):
     """Everything a stack decides. Components get plain typed slices of it, never pulumi.Config."""
 
     environment: Environment
-    target: Literal["cluster", "render"] = Field(
+    target: Literal["cluster", "local", "render"] = Field(
         default="cluster",
-        description="cluster: apply to the current kubeconfig context; render: write manifests only",
+        description="cluster: apply to the current kubeconfig context; local: the same, for `make cluster-up`'s "
+        "simulated cluster (no waits that need a running container, README 'Try it locally'); "
+        "render: write manifests only",
     )
     render_directory: str = Field(default="rendered", description="where target=render writes manifests")
     protect_stateful: bool = Field(description="protect brokers, PVCs, topics and streams from deletion")

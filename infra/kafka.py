@@ -83,6 +83,26 @@ class StrimziOperatorArgs:
     high_availability: bool = False
 
 
+CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+
+
+def without_empty_schema_properties(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """Strimzi's Kafka CRD declares ``status.clusterSecurity`` with ``properties: {}``; the API
+    server stores the schema without the empty map, so every preview wanted to put it back
+    (a perpetual diff on ``kafkas.kafka.strimzi.io``). Dropping it changes no meaning."""
+    if args.type_ != CRD_TYPE:
+        return None
+    return pulumi.ResourceTransformResult(_drop_empty_properties(args.props), args.opts)
+
+
+def _drop_empty_properties(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _drop_empty_properties(v) for k, v in node.items() if not (k == "properties" and v == {})}
+    if isinstance(node, list):
+        return [_drop_empty_properties(v) for v in node]
+    return node
+
+
 class StrimziOperator(pulumi.ComponentResource):
     """Strimzi's CRDs (managed explicitly, so upgrades update them) and the cluster operator."""
 
@@ -94,7 +114,8 @@ class StrimziOperator(pulumi.ComponentResource):
         super().__init__("eventplatform:kafka:StrimziOperator", name, None, opts)
         # Helm never upgrades a chart's crds/ folder; owning the CRDs as resources does.
         self.crds = k8s.yaml.v2.ConfigGroup(
-            f"{name}-crds", **args.source.strimzi_crds(), opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-crds", **args.source.strimzi_crds(),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.chart = helm_chart(
             name, artifacts.STRIMZI, args.source, args.templating,

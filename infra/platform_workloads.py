@@ -62,7 +62,8 @@ def declare_workloads(platform: EventPlatform) -> None:
                 rule_labels=dict(observability.SELECTOR_LABELS) if platform.monitoring else None,
                 keda=platform.keda.chart if platform.keda else None,
             ),
-            platform._opts([namespace, *_broker_dependencies(platform, service)]),
+            # Their PodMonitors and PrometheusRules need the monitoring stack's CRDs first.
+            platform._after_monitoring([namespace, *_broker_dependencies(platform, service)]),
         )
     api = next((s for s in cfg.services if s.http_port), None)
     if cfg.generator.enabled and api is not None:

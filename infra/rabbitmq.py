@@ -36,7 +36,7 @@ class RabbitmqOperators(pulumi.ComponentResource):
     """The cluster operator and the messaging-topology operator, from their release manifests."""
 
     cluster_operator: k8s.yaml.v2.ConfigFile
-    topology_operator: k8s.yaml.v2.ConfigFile
+    topology_operator: k8s.yaml.v2.ConfigGroup
 
     def __init__(self, name: str, args: RabbitmqOperatorsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("eventplatform:rabbitmq:RabbitmqOperators", name, None, opts)
@@ -46,10 +46,15 @@ class RabbitmqOperators(pulumi.ComponentResource):
             file=args.source.manifest(artifacts.RABBITMQ_CLUSTER_OPERATOR),
             opts=child(self, depends_on=deps),
         )
-        self.topology_operator = k8s.yaml.v2.ConfigFile(
+        # Both manifests declare the rabbitmq-system Namespace; the cluster operator's owns it.
+        self.topology_operator = k8s.yaml.v2.ConfigGroup(
             f"{name}-topology-operator",
-            file=args.source.manifest(artifacts.RABBITMQ_TOPOLOGY_OPERATOR),
-            opts=child(self, depends_on=[*deps, self.cluster_operator]),
+            **args.source.manifest_without_namespace(artifacts.RABBITMQ_TOPOLOGY_OPERATOR),
+            opts=pulumi.ResourceOptions.merge(
+                child(self, depends_on=[*deps, self.cluster_operator]),
+                # It was a ConfigFile: keep the URNs of the objects it already created.
+                pulumi.ResourceOptions(aliases=[pulumi.Alias(type_="kubernetes:yaml/v2:ConfigFile")]),
+            ),
         )
         # The manifests create rabbitmq-system themselves; its ingress is the platform's to close:
         # only the API server reaches the operators' webhooks, only platform namespaces the rest.

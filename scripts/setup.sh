@@ -11,7 +11,7 @@ VERSION_OF() { sed -n "s/^$1=//p" versions.env | tail -n 1; }
 PULUMI_V=$(VERSION_OF PULUMI_VERSION)
 K8S_V=$(VERSION_OF PULUMI_KUBERNETES_VERSION)
 RANDOM_V=$(VERSION_OF PULUMI_RANDOM_VERSION)
-STEPS=6
+STEPS=7
 n=0
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -68,6 +68,18 @@ install_plugin() {
 install_plugin kubernetes "$K8S_V"
 install_plugin random "$RANDOM_V"
 
+step "Local control plane: Kubernetes $(VERSION_OF KUBERNETES_VERSION), etcd $(VERSION_OF ETCD_VERSION), kwok $(VERSION_OF KWOK_VERSION)"
+where="the official downloads (dl.k8s.io, GitHub releases)"
+[[ -n ${EVENTPLATFORM_MIRROR:-} ]] && where="the mirror $EVENTPLATFORM_MIRROR/cluster"
+if scripts/cluster/status.sh >/dev/null; then
+  say "      cached in $CLUSTER_CACHE"
+else
+  say "      from $where"
+  scripts/cluster/install.sh | sed 's/^/[setup]       /' ||
+    fail "the control plane could not be installed (see above)" "fix what the line above says, then rerun make setup"
+  scripts/cluster/status.sh >/dev/null || { scripts/cluster/status.sh | sed 's/^/[setup]       /'; fail "the control plane is incomplete" "see above"; }
+fi
+
 step "Brokers for the workload tests and benchmarks: Kafka, RabbitMQ, NATS"
 for broker in kafka rabbitmq nats; do
   scripts/brokers/$broker.sh install ||
@@ -87,6 +99,7 @@ if command -v pulumi >/dev/null; then
 fi
 pulumi plugin ls 2>/dev/null | awk 'NR > 1 && NF && $1 != "TOTAL" { printf "[setup]   plugin      %s %s\n", $1, $3 }'
 say "  engine      $(scripts/engine/status.sh)"
+say "  cluster     $(scripts/cluster/status.sh) (make cluster-up)"
 say "  kafka       $(VERSION_OF KAFKA_VERSION) ($(scripts/brokers/kafka.sh path))"
 say "  rabbitmq    $(VERSION_OF RABBITMQ_DEB_VERSION) ($(scripts/brokers/rabbitmq.sh path))"
 say "  nats        $(VERSION_OF NATS_SERVER_VERSION) ($(scripts/brokers/nats.sh path))"

@@ -12,9 +12,21 @@ from collections.abc import Iterator
 
 import pytest
 
-import tests.unit.crds  # noqa: F401  (reads the mirror location before any test hides it)
+import tests.unit.crds  # reads the mirror location before any test hides it
+from infra import artifacts
 from infra.artifacts import MIRROR_ENV
 from tests.unit.harness import Recorder, run_stack
+
+
+def _pinned_manifest_offline(url: str) -> str:
+    """Programs here take the upstream path with no network: a pinned manifest the program
+    downloads itself (infra.artifacts.fetch_text) is read from the mirror's copy of that pin."""
+    pins = [p for p in vars(artifacts).values() if isinstance(p, artifacts.ManifestPin) and p.url == url]
+    assert pins, f"{url} is not a pinned manifest"
+    return (tests.unit.crds.mirror_root() / pins[0].mirror_path).read_text(encoding="utf-8")
+
+
+artifacts.fetch_text = _pinned_manifest_offline
 
 
 def _upstream(stack: str) -> Recorder:

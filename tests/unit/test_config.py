@@ -93,7 +93,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {"rabbitmq": {"storage": {"type": "ephemeral"}}}, "storage.type must be persistent"),
     ("dev", {"nats": {"streams": [{"name": "S", "subjects": ["s.>"], "replicas": 3}]}},
      "stream 'S' replicas 3 exceeds NATS servers 1"),
-    ("dev", {"target": "laptop"}, "event-platform:platform.target: Input should be 'cluster' or 'render'"),
+    ("dev", {"target": "laptop"}, "event-platform:platform.target: Input should be 'cluster', 'local' or 'render'"),
     ("dev", ["not", "a", "mapping"], "event-platform:platform: expected a mapping"),
     ("staging", {}, "event-platform:environment: 'staging' is not a known environment"),
 ]

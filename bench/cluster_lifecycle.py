@@ -1,0 +1,118 @@
+"""Wall time of the dev platform's lifecycle on the local cluster (kwok): `pulumi up` (create),
+the no-change `pulumi preview`, and `pulumi destroy`, with the resource count and the slowest
+resources of the create (from the engine's event log: first event to outputs, per resource).
+
+Run with `python -m bench.cluster_lifecycle`; `make bench` runs it with the other benchmarks.
+A private cluster (own state folder and port) and a throw-away backend: nothing of yours is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py")
+SLOWEST = 10
+
+
+def project_environment() -> dict[str, str]:
+    dumped = subprocess.run(
+        ["bash", "-c", ". ./env.sh && python3 -c 'import json, os; print(json.dumps(dict(os.environ)))'"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout
+    env: dict[str, str] = json.loads(dumped)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def run(env: dict[str, str], cwd: Path, *args: str) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return time.perf_counter() - started
+
+
+def slowest(event_log: Path) -> tuple[int, list[tuple[str, float]]]:
+    """Resources created and the slowest ones: resourcePreEvent → resOutputsEvent per URN."""
+    began: dict[str, float] = {}
+    took: dict[str, float] = {}
+    for line in event_log.read_text().splitlines():
+        event = json.loads(line)
+        stamp = event.get("timestamp", 0)
+        for key, into in (("resourcePreEvent", began), ("resOutputsEvent", took)):
+            meta = event.get(key, {}).get("metadata")
+            if meta and meta.get("op") == "create":
+                urn = meta["urn"]
+                if into is began:
+                    began.setdefault(urn, stamp)
+                elif urn in began:
+                    took[urn] = stamp - began[urn]
+    named = sorted(((urn.split("::")[-1], seconds) for urn, seconds in took.items()), key=lambda x: -x[1])
+    return len(took), named[:SLOWEST]
+
+
+def measure() -> dict[str, Any]:
+    base = project_environment()
+    with tempfile.TemporaryDirectory(prefix="ep-bench-cluster-") as tmp:
+        root = Path(tmp)
+        project = root / "project"
+        project.mkdir()
+        for name in PROJECT_FILES:
+            shutil.copy(REPO / name, project / name)
+        (project / ".venv").symlink_to(REPO / ".venv")
+        (root / "state").mkdir()
+        env = {**base, "CLUSTER_STATE": str(root / "cluster"), "CLUSTER_API_PORT": str(free_port()),
+               "KUBECONFIG": str(root / "cluster" / "kubeconfig"), "KUBECACHEDIR": str(root / "cluster" / "cache"),
+               "KWOK_WORKDIR": str(root / "cluster" / "kwok"), "PULUMI_BACKEND_URL": f"file://{root / 'state'}",
+               "PULUMI_CONFIG_PASSPHRASE": "bench-only", "EVENTPLATFORM_TARGET": "local",
+               "EVENTPLATFORM_MIRROR": os.environ.get("EVENTPLATFORM_MIRROR")
+               or str(REPO.parent / "shared" / "mirror")}
+        cluster = REPO / "scripts" / "cluster"
+        result: dict[str, Any] = {}
+        try:
+            result["cluster_up_s"] = run(env, REPO, str(cluster / "up.sh"))
+            run(env, project, "pulumi", "stack", "init", "dev", "--secrets-provider", "passphrase")
+            log = root / "up-events.jsonl"
+            result["up_create_s"] = run(env, project, "pulumi", "up", "--stack", "dev", "--yes", "--skip-preview",
+                                        "--non-interactive", "--event-log", str(log))
+            result["resources"], result["slowest"] = slowest(log)
+            result["preview_no_change_s"] = run(env, project, "pulumi", "preview", "--stack", "dev",
+                                                "--non-interactive", "--expect-no-changes")
+            result["destroy_s"] = run(env, project, "pulumi", "destroy", "--stack", "dev", "--yes",
+                                      "--skip-preview", "--non-interactive")
+        finally:
+            result["cluster_down_s"] = run(env, REPO, str(cluster / "down.sh"))
+    return result
+
+
+def main() -> dict[str, Any]:
+    result = measure()
+    print(f"dev platform on the local cluster: {result['resources']} resources created")
+    for key in ("cluster_up_s", "up_create_s", "preview_no_change_s", "destroy_s", "cluster_down_s"):
+        print(f"  {key:<22} {result[key]:>7.1f} s")
+    print("  slowest resources of the create:")
+    for name, seconds in result["slowest"]:
+        print(f"    {seconds:>6.1f} s  {name}")
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cluster_lifecycle.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
