@@ -45,6 +45,7 @@ from infra.knative_push import PushService, PushServiceArgs
 from infra.namespaces import NamespaceArgs, PlatformNamespace
 from infra.nats import NatsArgs, NatsJetStream, StreamSpec
 from infra.observability import MonitoringStack, MonitoringStackArgs
+from infra.outputs import OUTPUTS_VERSION, PlatformOutputs, PlatformStackReference
 from infra.platform import EventPlatform, kubernetes_provider
 from infra.rabbitmq import (
     RabbitmqCluster,
@@ -69,13 +70,15 @@ from infra.workloads import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "OUTPUTS_VERSION",
     "ArtifactSource", "Autoscaling", "Broker", "BrokerArgs", "CertManager", "CertManagerArgs", "ConfigError",
     "EventGenerator", "EventGeneratorArgs", "EventPlatform", "EventWorkload", "EventWorkloadArgs",
     "KafkaCluster", "KafkaClusterArgs", "KafkaSource", "KafkaSourceArgs", "KafkaStorage", "KafkaTopic",
     "KafkaTopicArgs", "KafkaUser", "KafkaUserArgs", "KafkaWiring", "Keda", "KedaArgs", "KnativeEventing",
     "KnativeEventingArgs", "KnativeOperator", "KnativeOperatorArgs", "KnativeServing", "KnativeServingArgs",
     "MonitoringStack", "MonitoringStackArgs", "NamespaceArgs", "NatsArgs", "NatsJetStream", "NatsWiring",
-    "PingSource", "PingSourceArgs", "PlatformConfig", "PlatformNamespace", "PushService", "PushServiceArgs",
+    "PingSource", "PingSourceArgs", "PlatformConfig", "PlatformNamespace", "PlatformOutputs",
+    "PlatformStackReference", "PushService", "PushServiceArgs",
     "RabbitmqCluster",
     "RabbitmqClusterArgs", "RabbitmqOperators", "RabbitmqOperatorsArgs", "RabbitmqUser", "RabbitmqUserArgs",
     "RabbitmqWiring", "ScalingPlan", "StreamSpec", "StrimziOperator", "StrimziOperatorArgs", "TopicAccess",

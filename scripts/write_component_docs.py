@@ -40,11 +40,11 @@ KafkaTopic("audit", KafkaTopicArgs(
 ))
 ```
 
-Components take typed args and never read `pulumi.Config`. Platform stack outputs for other
-stacks: `kafka` (`bootstrap_servers`, `cluster_name`, `tls`, `authentication`, `topics`, and in
-prod `user`, `password_secret`, `password` as a secret, `ca_secret`), `rabbitmq` (`amqp_url`,
-`management_url`, `user_secret`, `password` secret), `nats` (`url`, `monitoring_endpoint`,
-`streams`), `namespaces`, `keda`, `knative`, `observability`, `workloads`.
+Components take typed args and never read `pulumi.Config`. Other stacks read the platform
+stack through `PlatformStackReference` (infra.outputs); its outputs contract (`outputs_version`,
+plain values plain, each credential a secret output of its own: `kafka_password`,
+`rabbitmq_password`, `grafana_admin_password`) is documented in README.md, "Use from your own
+stack", and typed as `PlatformOutputs`.
 
 ## Names and aliases
 

@@ -5,19 +5,34 @@ stack's outputs through a StackReference; only this service's own choices are co
 """
 
 import pulumi
+import pulumi_kubernetes as k8s
 
-from infra import Autoscaling, EventWorkload, EventWorkloadArgs, KafkaTopic, KafkaTopicArgs, KafkaWiring
+from infra import (
+    Autoscaling,
+    EventWorkload,
+    EventWorkloadArgs,
+    KafkaTopic,
+    KafkaTopicArgs,
+    KafkaWiring,
+    PlatformStackReference,
+)
 
 config = pulumi.Config()
-platform = pulumi.StackReference(config.require("platform_stack"))
-environment = platform.require_output("environment")
-kafka = platform.require_output("kafka")
-namespaces = platform.require_output("namespaces")
+# Refuses a platform stack whose outputs contract (outputs_version) this package does not know.
+platform = PlatformStackReference(config.require("platform_stack"))
+kafka = platform.kafka  # plain: the contract keeps credentials in outputs of their own
+namespaces = platform.namespaces
 
 # Plain values decide names and wiring, so they are read once, before anything is declared.
 cluster_name = config.get("kafka_cluster_name") or "events"
 prod = config.get_bool("prod") or False
 partitions = 6
+
+# `render_directory` set: write the manifests there instead of applying them (a preview or render
+# with no cluster, like the platform's `make render`); unset: the kubeconfig's cluster.
+render_directory = config.get("render_directory")
+opts = pulumi.ResourceOptions(providers=[k8s.Provider(
+    "render", render_yaml_to_directory=render_directory, enable_server_side_apply=True)]) if render_directory else None
 
 topic = KafkaTopic("analytics-input", KafkaTopicArgs(
     namespace=namespaces.apply(lambda n: n["kafka"]),
@@ -27,7 +42,7 @@ topic = KafkaTopic("analytics-input", KafkaTopicArgs(
     replicas=3 if prod else 1,
     min_insync_replicas=2 if prod else 1,
     protect=prod,
-))
+), opts=opts)
 
 consumer = EventWorkload("orders-analytics", EventWorkloadArgs(
     namespace=namespaces.apply(lambda n: n["apps"]),
@@ -51,7 +66,9 @@ consumer = EventWorkload("orders-analytics", EventWorkloadArgs(
         protect=prod,
     ),
     autoscaling=Autoscaling(min_replicas=2 if prod else 0, max_replicas=partitions, lag_threshold=100),
-), opts=pulumi.ResourceOptions(depends_on=[topic]))
+), opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[topic])))
 
-pulumi.export("platform_environment", environment)
+pulumi.export("platform_environment", platform.environment)
+pulumi.export("platform_outputs_version", platform.outputs_version)
+pulumi.export("kafka_bootstrap_servers", kafka.apply(lambda k: k["bootstrap_servers"]))
 pulumi.export("topic", topic.topic_name)

@@ -48,13 +48,15 @@ class Recorder(pulumi.runtime.Mocks):
     stack_outputs: dict[str, Any] = field(default_factory=dict)
     # What reading an existing object (`Resource.get`) finds, by id: the cluster's answer.
     existing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Which of those the referenced stack exported as secrets (the engine reports their names).
+    secret_stack_outputs: list[str] = field(default_factory=list)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider))
         outputs = dict(args.inputs)
         if args.typ == "pulumi:pulumi:StackReference":
             outputs = {"name": args.inputs.get("name", args.name), "outputs": self.stack_outputs,
-                       "secretOutputNames": []}
+                       "secretOutputNames": self.secret_stack_outputs}
         if args.resource_id and args.resource_id in self.existing:
             outputs.update(self.existing[args.resource_id])
         if args.typ == "random:index/randomPassword:RandomPassword":

@@ -5,11 +5,13 @@ from __future__ import annotations
 import runpy
 from typing import Any
 
+from infra.outputs import OUTPUTS_VERSION
 from tests.unit.harness import REPO, Recorder, run
 from tests.unit.schema_check import validation_errors
 
 EXAMPLE = REPO / "examples" / "orders-analytics"
 PLATFORM_OUTPUTS: dict[str, Any] = {
+    "outputs_version": OUTPUTS_VERSION,
     "environment": "dev",
     "kafka": {"bootstrap_servers": "events-kafka-bootstrap.kafka.svc:9092", "cluster_name": "events",
               "tls": False, "authentication": "none", "topics": ["orders"]},
