@@ -18,18 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.engine.conftest import project_environment
+
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py")
 SLOWEST = 10
 
-
-def project_environment() -> dict[str, str]:
-    dumped = subprocess.run(
-        ["bash", "-c", ". ./env.sh && python3 -c 'import json, os; print(json.dumps(dict(os.environ)))'"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout
-    env: dict[str, str] = json.loads(dumped)
-    return env
 
 
 def free_port() -> int:

@@ -61,6 +61,24 @@ class Alert:
         }
 
 
+def service_failure_rules(service: str, dead_letters: str, failures: str) -> list[dict[str, Any]]:
+    """One service's dead-letter and error-rate rules (PrometheusRule form); ``dead_letters`` and
+    ``failures`` finish the summaries ("<service>: …") in the words of that service's path."""
+    return [
+        {"alert": "EventWorkloadDeadLetters", "for": "0m",
+         "expr": f'sum(increase(events_dead_lettered_total{{service="{service}"}}[10m])) > 0',
+         "labels": {"severity": "warning", "service": service},
+         "annotations": {"summary": f"{service}: {dead_letters}",
+                         "runbook": "docs/alerts.md#eventworkloaddeadletters"}},
+        {"alert": "EventWorkloadErrorRate", "for": "10m",
+         "expr": (f'sum(rate(events_failed_total{{service="{service}"}}[5m])) / '
+                  f'clamp_min(sum(rate(events_in_total{{service="{service}"}}[5m])), 1e-9) > 0.05'),
+         "labels": {"severity": "warning", "service": service},
+         "annotations": {"summary": f"{service}: {failures}",
+                         "runbook": "docs/alerts.md#eventworkloaderrorrate"}},
+    ]
+
+
 def workload_alerts(t: AlertThresholdArgs) -> list[Alert]:
     return [
         Alert(

@@ -23,6 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import knative
+from infra.alerts import service_failure_rules
 from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, zone_spread
 
 PUSH_PORT = 8000
@@ -161,19 +162,8 @@ class PushService(pulumi.ComponentResource):
         """The workload alerts (dead letters arrive through the dead-letter log, labelled with this
         service), plus a heartbeat that stopped: the delivery path itself is broken."""
         service = self.args.service_name
-        rules: list[dict[str, Any]] = [
-            {"alert": "EventWorkloadDeadLetters", "for": "0m",
-             "expr": f'sum(increase(events_dead_lettered_total{{service="{service}"}}[10m])) > 0',
-             "labels": {"severity": "warning", "service": service},
-             "annotations": {"summary": f"{service}: the Broker dead-lettered events in the last 10 minutes",
-                             "runbook": "docs/alerts.md#eventworkloaddeadletters"}},
-            {"alert": "EventWorkloadErrorRate", "for": "10m",
-             "expr": (f'sum(rate(events_failed_total{{service="{service}"}}[5m])) / '
-                      f'clamp_min(sum(rate(events_in_total{{service="{service}"}}[5m])), 1e-9) > 0.05'),
-             "labels": {"severity": "warning", "service": service},
-             "annotations": {"summary": f"{service}: more than 5% of deliveries fail",
-                             "runbook": "docs/alerts.md#eventworkloaderrorrate"}},
-        ]
+        rules = service_failure_rules(service, "the Broker dead-lettered events in the last 10 minutes",
+                                      "more than 5% of deliveries fail")
         if self.args.heartbeat is not None:
             rules.append({
                 "alert": "PushServiceHeartbeatMissing", "for": "5m",

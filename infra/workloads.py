@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from apps.runtime.topology import WorkloadTopics, exact_names_pattern, group_queue, stream_name
 from infra import kafka as kafka_mod
+from infra.alerts import service_failure_rules
 from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, zone_spread
 from infra.rabbitmq import RabbitmqUser, RabbitmqUserArgs
 from infra.wiring import ScalingPlan, WiringError, check_wiring
@@ -580,19 +581,8 @@ class EventWorkload(pulumi.ComponentResource):
     def _alerts(self, name: str, rule_labels: dict[str, str]) -> None:
         args = self.args
         service = args.service_name
-        rules = [
-            {"alert": "EventWorkloadDeadLetters", "for": "0m",
-             "expr": f'sum(increase(events_dead_lettered_total{{service="{service}"}}[10m])) > 0',
-             "labels": {"severity": "warning", "service": service},
-             "annotations": {"summary": f"{service} dead-lettered events in the last 10 minutes",
-                             "runbook": "docs/alerts.md#eventworkloaddeadletters"}},
-            {"alert": "EventWorkloadErrorRate", "for": "10m",
-             "expr": (f'sum(rate(events_failed_total{{service="{service}"}}[5m])) / '
-                      f'clamp_min(sum(rate(events_in_total{{service="{service}"}}[5m])), 1e-9) > 0.05'),
-             "labels": {"severity": "warning", "service": service},
-             "annotations": {"summary": f"{service}: more than 5% of processing attempts fail",
-                             "runbook": "docs/alerts.md#eventworkloaderrorrate"}},
-        ]
+        rules = service_failure_rules(service, "dead-lettered events in the last 10 minutes",
+                                      "more than 5% of processing attempts fail")
         if isinstance(args.broker, KafkaWiring) and args.role == "consumer":
             threshold = (args.autoscaling.lag_threshold if args.autoscaling else 50) * 20
             rules.append({

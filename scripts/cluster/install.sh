@@ -7,15 +7,8 @@
 # otherwise from the official downloads (dl.k8s.io with its .sha256 files, GitHub releases of
 # etcd and kwok). Versions: versions.env. Idempotent.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=../lib/archives.sh
-. "$ROOT/scripts/lib/archives.sh"
-CLUSTER_CACHE="${CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/event-platform/cluster}"
-K8S_V=$(pinned_version KUBERNETES_VERSION)
-ETCD_V=$(pinned_version ETCD_VERSION)
-KWOK_V=$(pinned_version KWOK_VERSION)
-say() { printf '[cluster] %s\n' "$*"; }
-fail() { say "FAILED: $1"; say "  what to do: $2"; exit 1; }
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"   # CLUSTER_CACHE, K8S_V, ETCD_V, KWOK_V
 
 case "$(uname -s)/$(uname -m)" in
   Linux/x86_64) os=linux arch=amd64 ;;
