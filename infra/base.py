@@ -51,6 +51,37 @@ def restricted_pod_security(run_as_user: int | None = None) -> dict[str, Any]:
     return context
 
 
+def runtime_pod_spec(service_name: str, image: str, command: list[str], env: list[dict[str, Any]],
+                     ports: list[dict[str, Any]], cpu: str, memory: str, mounts: list[dict[str, Any]],
+                     volumes: list[dict[str, Any]], drain_s: int) -> dict[str, Any]:
+    """The pod of a service run by the workload runtime: restricted, probed on its health port
+    (/livez, and /readyz which fails while draining), requests and a memory limit."""
+    return {
+        "serviceAccountName": service_name,
+        "automountServiceAccountToken": False,
+        # Longer than the runtime's drain bound, so SIGTERM handling is never cut short.
+        "terminationGracePeriodSeconds": drain_s + 10,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{
+            "name": "app",
+            "image": image,
+            "command": command,
+            "env": env,
+            "ports": ports,
+            "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
+            "securityContext": restricted_container_security(),
+            "livenessProbe": {"httpGet": {"path": "/livez", "port": "health"}, "periodSeconds": 10,
+                              "failureThreshold": 3},
+            "readinessProbe": {"httpGet": {"path": "/readyz", "port": "health"}, "periodSeconds": 5},
+            "startupProbe": {"httpGet": {"path": "/livez", "port": "health"}, "periodSeconds": 2,
+                             "failureThreshold": 30},
+            "volumeMounts": mounts,
+        }],
+        "volumes": volumes,
+    }
+
+
 def zone_spread(match_labels: dict[str, str]) -> list[dict[str, Any]]:
     """Spread replicas over zones, then nodes; ScheduleAnyway keeps small clusters schedulable."""
     return [

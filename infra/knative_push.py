@@ -24,7 +24,7 @@ import pulumi_kubernetes as k8s
 
 from infra import knative
 from infra.alerts import service_failure_rules
-from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, zone_spread
+from infra.base import MANAGED_BY, child, custom_resource, runtime_pod_spec, zone_spread
 
 PUSH_PORT = 8000
 HEALTH_PORT = 8080
@@ -190,33 +190,13 @@ class PushService(pulumi.ComponentResource):
             "SHUTDOWN_TIMEOUT_S": str(SHUTDOWN_TIMEOUT_S),
             **args.extra_env,
         }
-        pod_spec: dict[str, Any] = {
-            "serviceAccountName": args.service_name,
-            "automountServiceAccountToken": False,
-            # Longer than the receiver's drain bound, so SIGTERM handling is never cut short.
-            "terminationGracePeriodSeconds": SHUTDOWN_TIMEOUT_S + 10,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "app",
-                "image": args.image,
-                "command": args.command,
-                "env": [{"name": key, "value": value} for key, value in env.items()],
-                "ports": [{"name": "http", "containerPort": PUSH_PORT},
-                          {"name": "health", "containerPort": HEALTH_PORT},
-                          {"name": "metrics", "containerPort": METRICS_PORT}],
-                "resources": {"requests": {"cpu": args.cpu, "memory": args.memory}, "limits": {"memory": args.memory}},
-                "securityContext": restricted_container_security(),
-                "livenessProbe": {"httpGet": {"path": "/livez", "port": "health"}, "periodSeconds": 10,
-                                  "failureThreshold": 3},
-                # Not ready while draining: the Service stops routing deliveries here.
-                "readinessProbe": {"httpGet": {"path": "/readyz", "port": "health"}, "periodSeconds": 5},
-                "startupProbe": {"httpGet": {"path": "/livez", "port": "health"}, "periodSeconds": 2,
-                                 "failureThreshold": 30},
-                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-            }],
-            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
-        }
+        # Not ready while draining: the Service stops routing deliveries here.
+        pod_spec = runtime_pod_spec(
+            args.service_name, args.image, args.command, [{"name": key, "value": value} for key, value in env.items()],
+            [{"name": "http", "containerPort": PUSH_PORT}, {"name": "health", "containerPort": HEALTH_PORT},
+             {"name": "metrics", "containerPort": METRICS_PORT}],
+            args.cpu, args.memory, [{"name": "tmp", "mountPath": "/tmp"}],
+            [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}], SHUTDOWN_TIMEOUT_S)
         if args.environment == "prod":
             pod_spec["topologySpreadConstraints"] = zone_spread(self.selector)
         return k8s.apps.v1.Deployment(

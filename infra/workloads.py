@@ -20,7 +20,7 @@ import pulumi_kubernetes as k8s
 from apps.runtime.topology import WorkloadTopics, exact_names_pattern, group_queue, stream_name
 from infra import kafka as kafka_mod
 from infra.alerts import service_failure_rules
-from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, zone_spread
+from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, runtime_pod_spec, zone_spread
 from infra.rabbitmq import RabbitmqUser, RabbitmqUserArgs
 from infra.wiring import ScalingPlan, WiringError, check_wiring
 from infra.workload_contract import DeclaredEnvironment, contract_problems
@@ -459,31 +459,8 @@ class EventWorkload(pulumi.ComponentResource):
         # Scraped by its own PodMonitor (below), not the platform's label convention, so each
         # workload is scraped exactly once.
         pod_labels = dict(self.labels)
-        pod_spec: dict[str, Any] = {
-            "serviceAccountName": args.service_name,
-            "automountServiceAccountToken": False,
-            # Longer than the runtime's drain bound, so SIGTERM handling is never cut short.
-            "terminationGracePeriodSeconds": SHUTDOWN_TIMEOUT_S + 10,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "app",
-                "image": args.image,
-                "command": args.command,
-                "env": env,
-                "ports": ports,
-                "resources": {"requests": {"cpu": args.cpu, "memory": args.memory},
-                              "limits": {"memory": args.memory}},
-                "securityContext": restricted_container_security(),
-                "livenessProbe": {"httpGet": {"path": "/livez", "port": "health"}, "periodSeconds": 10,
-                                  "failureThreshold": 3},
-                "readinessProbe": {"httpGet": {"path": "/readyz", "port": "health"}, "periodSeconds": 5},
-                "startupProbe": {"httpGet": {"path": "/livez", "port": "health"}, "periodSeconds": 2,
-                                 "failureThreshold": 30},
-                "volumeMounts": mounts,
-            }],
-            "volumes": volumes,
-        }
+        pod_spec = runtime_pod_spec(args.service_name, args.image, args.command, env, ports, args.cpu, args.memory,
+                                    mounts, volumes, SHUTDOWN_TIMEOUT_S)
         if args.environment == "prod":
             pod_spec["topologySpreadConstraints"] = zone_spread({"app.kubernetes.io/name": args.service_name})
         spec: dict[str, Any] = {
