@@ -63,8 +63,12 @@ def test_custom_resources_are_accepted_with_the_declared_spec(deployed: dict[str
     assert {"orders", "orders.dlq", "payments", "shipments.dlq"} <= topics
     rabbit = kubectl(deployed, "get", "rabbitmqclusters.rabbitmq.com", "events", "-n", "rabbitmq", "-o", "json")
     assert rabbit["spec"]["replicas"] == 1
-    queues = [q["spec"]["name"] for q in items(deployed, "queues.rabbitmq.com", "rabbitmq")]
-    assert "orders" in queues
+    # The runtime declares its own exchanges and queues; the platform declares who may use them.
+    users = {u["metadata"]["name"]: u["spec"] for u in items(deployed, "users.rabbitmq.com", "rabbitmq")}
+    assert users["event-platform-app"]["rabbitmqClusterReference"]["name"] == "events"
+    permissions = [p["spec"] for p in items(deployed, "permissions.rabbitmq.com", "rabbitmq")]
+    assert [p["userReference"]["name"] for p in permissions] == ["event-platform-app"]
+    assert items(deployed, "queues.rabbitmq.com", "rabbitmq") == []
     serving = kubectl(deployed, "get", "knativeservings.operator.knative.dev", "knative-serving", "-n",
                       "knative-serving", "-o", "json")
     assert serving["spec"]["version"]
