@@ -20,7 +20,7 @@ help:
 	@echo "make setup                 install everything (idempotent)"
 	@echo "make test                  lint, type check, unit, workload, engine and local-cluster tests"
 	@echo "make test-engine           only the tests through the real Pulumi engine"
-	@echo "make test-cluster          pulumi up/preview/refresh/destroy of dev on a private local cluster"
+	@echo "make test-cluster          pulumi up/preview/refresh/destroy of dev, then prod, on a private local cluster"
 	@echo "make preview STACK=dev     pulumi preview of a stack (dev|prod)"
 	@echo "make render STACK=prod     every manifest of a stack into rendered/<stack>/, validated (no cluster)"
 	@echo "make up STACK=dev          pulumi up of a stack against the current kube context"
@@ -34,12 +34,12 @@ setup:
 	@scripts/setup.sh
 
 test: lint typecheck
-	@$(ENGINE) $(ENV) scripts/run-tests.sh tests/unit tests/apps tests/engine
+	@$(ENGINE) $(ENV) scripts/run-tests.sh tests/unit tests/apps tests/engine tests/cluster
 
 test-engine:
 	@$(ENGINE) $(ENV) scripts/run-tests.sh tests/engine
 
-# The end-to-end lifecycle on a private local cluster (also part of make test).
+# The end-to-end lifecycles (dev, then prod's protection) on a private local cluster (also in make test).
 test-cluster:
 	@$(ENGINE) $(ENV) scripts/run-tests.sh tests/cluster
 

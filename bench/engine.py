@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import sections
 from tests.engine.conftest import project_environment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,25 +89,6 @@ def floor(work: Path, env: dict[str, str], count: int) -> tuple[float, float]:
     return preview, up
 
 
-README = REPO / "bench" / "README.md"
-BEGIN, END = "<!-- engine: written by python -m bench.engine -->", "<!-- /engine -->"
-
-
-def with_engine_section(text: str, section: str | None = None) -> str:
-    """``text`` (bench/README.md) with the engine section replaced by ``section``, or, when None,
-    with the section the README has now kept (bench/brokers.py rewrites the rest of the file)."""
-    current = README.read_text() if README.exists() else ""
-    if section is None:
-        if BEGIN not in current:
-            return text
-        section = current[current.index(BEGIN):current.index(END) + len(END)]
-    else:
-        section = f"{BEGIN}\n{section.strip()}\n{END}"
-    if BEGIN in text:
-        text = text[:text.index(BEGIN)].rstrip() + "\n" + text[text.index(END) + len(END):]
-    return text.rstrip() + "\n\n" + section + "\n"
-
-
 def markdown(r: dict[str, Any], when: str) -> str:
     return "\n".join([
         "## The stacks through the engine",
@@ -154,7 +136,7 @@ def main() -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "engine.json").write_text(json.dumps(results, indent=2) + "\n")
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    README.write_text(with_engine_section(README.read_text(), markdown(results, when)))
+    sections.README.write_text(sections.replace(sections.README.read_text(), "engine", markdown(results, when)))
     return results
 
 

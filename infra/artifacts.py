@@ -194,12 +194,18 @@ class ArtifactSource:
     def strimzi_crds(self) -> dict[str, Any]:
         """Keyword arguments for ``yaml.v2.ConfigGroup`` holding Strimzi's CRDs."""
         if self.mirror is None:
-            return {"files": [STRIMZI_CRDS_URL]}
-        archive = self._mirror_file(f"charts/{STRIMZI.archive_name}")
-        # Strimzi's Kafka CRD has an empty `properties: {}` the API server drops on storing it:
-        # left in, every preview after `up` wanted to update kafkas.kafka.strimzi.io.
-        text = "\n---\n".join(chart_crd_documents(archive, f"{STRIMZI.name}/crds/"))
-        return {"yaml": "\n".join(ln for ln in text.splitlines() if ln.strip() != "properties: {}")}
+            text = fetch_text(STRIMZI_CRDS_URL)
+        else:
+            archive = self._mirror_file(f"charts/{STRIMZI.archive_name}")
+            text = "\n---\n".join(chart_crd_documents(archive, f"{STRIMZI.name}/crds/"))
+        return {"yaml": without_empty_properties(text)}
+
+
+def without_empty_properties(text: str) -> str:
+    """Strimzi's Kafka CRD declares an empty ``properties: {}`` that the API server drops when it
+    stores the CRD: left in, every preview after ``up`` wanted to update kafkas.kafka.strimzi.io.
+    Dropping it changes no meaning (an object schema with no properties listed)."""
+    return "\n".join(line for line in text.splitlines() if line.strip() != "properties: {}")
 
 
 def fetch_text(url: str) -> str:

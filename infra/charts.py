@@ -79,6 +79,13 @@ def helm_chart(release_name: str, pin: artifacts.ChartPin, source: artifacts.Art
     return k8s.helm.v3.Chart(release_name, config, opts)
 
 
+def keep_crds(obj: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
+    """A transformation leaving a chart's CRDs in the cluster when they leave the program or the
+    stack is destroyed: deleting a CRD deletes every object of its kind (Helm keeps them too)."""
+    if obj.get("kind") == "CustomResourceDefinition":
+        opts.retain_on_delete = True
+
+
 def settled(depends_on: Sequence[pulumi.Resource]) -> pulumi.Input[Sequence[pulumi.Resource]]:
     """``depends_on`` that also waits for every object of the charts among (or owned by) ``depends_on``."""
     depends_on = list(depends_on)  # a snapshot: callers may append to their list afterwards

@@ -81,26 +81,9 @@ class StrimziOperatorArgs:
     templating: ChartTemplating = field(default_factory=ChartTemplating)
     # A standby replica (Strimzi elects a leader) and a budget, so a drain never stops reconciling.
     high_availability: bool = False
-
-
-CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
-
-
-def without_empty_schema_properties(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
-    """Strimzi's Kafka CRD declares ``status.clusterSecurity`` with ``properties: {}``; the API
-    server stores the schema without the empty map, so every preview wanted to put it back
-    (a perpetual diff on ``kafkas.kafka.strimzi.io``). Dropping it changes no meaning."""
-    if args.type_ != CRD_TYPE:
-        return None
-    return pulumi.ResourceTransformResult(_drop_empty_properties(args.props), args.opts)
-
-
-def _drop_empty_properties(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _drop_empty_properties(v) for k, v in node.items() if not (k == "properties" and v == {})}
-    if isinstance(node, list):
-        return [_drop_empty_properties(v) for v in node]
-    return node
+    # Deleting a CRD deletes every object of its kind: a protected platform leaves Strimzi's
+    # CRDs (and so its Kafka clusters, node pools, topics and users) in the cluster when it goes.
+    keep_crds: bool = False
 
 
 class StrimziOperator(pulumi.ComponentResource):
@@ -115,7 +98,8 @@ class StrimziOperator(pulumi.ComponentResource):
         # Helm never upgrades a chart's crds/ folder; owning the CRDs as resources does.
         self.crds = k8s.yaml.v2.ConfigGroup(
             f"{name}-crds", **args.source.strimzi_crds(),
-            opts=pulumi.ResourceOptions(parent=self),
+            # The engine passes retain-on-delete down to every CRD of the group.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.keep_crds),
         )
         self.chart = helm_chart(
             name, artifacts.STRIMZI, args.source, args.templating,

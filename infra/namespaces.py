@@ -23,6 +23,9 @@ class NamespaceArgs:
     # Broker and operator namespaces accept clients from any platform namespace; the apps
     # namespace does not: each workload's own NetworkPolicy states exactly what reaches it.
     allow_platform_ingress: bool = True
+    # Namespaces holding broker data: deleting one deletes every object and volume claim in it,
+    # so a protected platform protects it and leaves it in the cluster if it is ever removed.
+    keep: bool = False
 
 
 class PlatformNamespace(pulumi.ComponentResource):
@@ -44,7 +47,7 @@ class PlatformNamespace(pulumi.ComponentResource):
         self.namespace = k8s.core.v1.Namespace(
             name,
             metadata={"name": args.name, "labels": labels},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.keep, retain_on_delete=args.keep),
         )
         self.name = self.namespace.metadata.apply(lambda m: m["name"])
         ingress_policies(name, self.name, args.open_ports, args.allow_platform_ingress,

@@ -21,7 +21,7 @@ from infra.base import (
     restricted_container_security,
     restricted_pod_security,
 )
-from infra.charts import ChartTemplating, helm_chart, ready_of
+from infra.charts import ChartTemplating, helm_chart, keep_crds, ready_of
 
 API = "jetstream.nats.io/v1beta2"
 CLIENT_PORT = 4222
@@ -62,7 +62,7 @@ class NatsArgs:
     # TLS on the client port, with a CA and server certificate issued by cert-manager here.
     tls: bool = False
     cert_manager: pulumi.Resource | None = None  # needed with tls: its CRDs and controller
-    # Read the issued CA certificate back (ca_cert); False in render mode, where nothing issues it.
+    # Read the issued CA certificate back (ca_cert); False where cert-manager never runs (render, local).
     read_ca: bool = True
     extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
 
@@ -119,6 +119,8 @@ class NatsJetStream(pulumi.ComponentResource):
                 "readOnly": True,
                 "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}},
             },
+            # The Stream CRD: a protected platform's streams outlive the controller.
+            transformations=[keep_crds] if args.protect else [],
             opts=child(self, depends_on=[self.chart]),
         )
         self.charts_ready = ready_of(self.chart, self.controller)

@@ -66,6 +66,7 @@ class PlatformOutputs(TypedDict, total=False):
     workloads: dict[str, Any]
     unavailable_artifacts: list[str]
     render_gaps: list[str]  # render mode only: what a render cannot know
+    local_gaps: list[str]  # local target only: what only a running operator would create
 
 
 def platform_stack_outputs(outputs: dict[str, Any]) -> dict[str, Any]:

@@ -139,11 +139,13 @@ class EventPlatform(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self, depends_on=settled(depends_on or []))
 
     def _namespace(self, key: str, open_ports: list[int] | None = None, pod_security: str = "restricted",
-                   name: str | None = None, allow_platform_ingress: bool = True) -> PlatformNamespace:
+                   name: str | None = None, allow_platform_ingress: bool = True,
+                   holds_data: bool = False) -> PlatformNamespace:
         namespace = PlatformNamespace(
             f"{key}-namespace",
             NamespaceArgs(name=name or NAMESPACES[key], open_ports=open_ports or [], pod_security=pod_security,
-                          allow_platform_ingress=allow_platform_ingress),
+                          allow_platform_ingress=allow_platform_ingress,
+                          keep=holds_data and self.config.protect_stateful),
             self._opts(),
         )
         self.outputs["namespaces"][key] = namespace.name
@@ -180,12 +182,13 @@ class EventPlatform(pulumi.ComponentResource):
 
     def _kafka(self) -> None:
         cfg = self.config.kafka
-        namespace = self._namespace("kafka")
+        namespace = self._namespace("kafka", holds_data=True)
         self.kafka_namespace = namespace
         operator = StrimziOperator(
             "strimzi",
             StrimziOperatorArgs(namespace=namespace.name, source=self.source, watch_namespaces=[NAMESPACES["kafka"]],
-                                templating=self.templating, high_availability=self.prod),
+                                templating=self.templating, high_availability=self.prod,
+                                keep_crds=self.config.protect_stateful),
             self._opts([namespace]),
         )
         cluster = KafkaCluster(
@@ -268,10 +271,11 @@ class EventPlatform(pulumi.ComponentResource):
         cfg = self.config.rabbitmq
         cert_manager = self._cert_manager()
         operators = RabbitmqOperators(
-            "rabbitmq-operators", RabbitmqOperatorsArgs(source=self.source, cert_manager=cert_manager.chart),
+            "rabbitmq-operators", RabbitmqOperatorsArgs(source=self.source, cert_manager=cert_manager.chart,
+                                                       keep_cluster_operator=self.config.protect_stateful),
             self._opts([cert_manager]),
         )
-        namespace = self._namespace("rabbitmq")
+        namespace = self._namespace("rabbitmq", holds_data=True)
         cluster = RabbitmqCluster(
             "rabbitmq",
             RabbitmqClusterArgs(
@@ -300,7 +304,7 @@ class EventPlatform(pulumi.ComponentResource):
     def _nats(self) -> None:
         cfg = self.config.nats
         cert_manager = self._cert_manager() if cfg.tls else None
-        namespace = self._namespace("nats")
+        namespace = self._namespace("nats", holds_data=True)
         nats = self.nats_jetstream = NatsJetStream(
             "nats",
             NatsArgs(
@@ -320,7 +324,7 @@ class EventPlatform(pulumi.ComponentResource):
                 users=self._workloads_on("nats"),
                 tls=cfg.tls,
                 cert_manager=cert_manager.chart if cert_manager else None,
-                read_ca=self.config.target != "render",
+                read_ca=self.operators_run,
                 extra_values=self._scrape_values(observability.nats_metrics_values()),
             ),
             self._after_monitoring([namespace, *([cert_manager] if cert_manager else [])]),
@@ -573,16 +577,26 @@ class EventPlatform(pulumi.ComponentResource):
         name_of_secret: pulumi.Output[str] = secret.metadata.apply(lambda m: m["name"])
         return name_of_secret
 
+    @property
+    def operators_run(self) -> bool:
+        """False in render mode and on the local target (kwok runs no container): nothing an
+        operator or cert-manager would create at run time (CAs, generated Secrets) ever exists."""
+        return self.config.target == "cluster"
+
+    def report_gap(self, gap: str) -> None:
+        """An object declared without what only a running operator creates: named in a warning and
+        in the ``render_gaps`` (render) or ``local_gaps`` (local target) output."""
+        self.outputs.setdefault(f"{self.config.target}_gaps", []).append(gap)
+        pulumi.log.warn(f"{self.config.target} target: {gap}", resource=self)
+
     def _kafka_cluster_ca(self, needed_by: str) -> pulumi.Output[str] | None:
         """Strimzi's cluster CA certificate, read once the Kafka resource exists (never copied by hand).
 
-        None in render mode: no operator has generated it, so ``needed_by`` is rendered without it
-        and the gap is reported by name (a warning and the ``render_gaps`` output).
+        None where no operator runs (``operators_run``): ``needed_by`` is declared without it and
+        the gap reported by name.
         """
-        if self.config.target == "render":
-            gap = f"Secret {needed_by}: ca.crt (Strimzi's cluster CA exists only once the operator has run)"
-            self.outputs.setdefault("render_gaps", []).append(gap)
-            pulumi.log.warn(f"render mode: {gap}", resource=self)
+        if not self.operators_run:
+            self.report_gap(f"Secret {needed_by}: ca.crt (Strimzi's cluster CA exists only once the operator has run)")
             return None
         if not hasattr(self, "_cluster_ca"):
             assert self.kafka_cluster is not None

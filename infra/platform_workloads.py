@@ -89,8 +89,8 @@ def _broker_dependencies(platform: EventPlatform, service: WorkloadConfig) -> li
 
 
 def _kafka_ca(platform: EventPlatform, service: WorkloadConfig) -> pulumi.Input[str]:
-    """The cluster CA for the workload's copy; in render mode it does not exist yet, so the copy
-    is rendered without it (CA_NOT_YET_ISSUED) and the platform reports the gap by name."""
+    """The cluster CA for the workload's copy; where no operator runs it never exists, so the copy
+    is declared without it (CA_NOT_YET_ISSUED) and the platform reports the gap by name."""
     ca = platform._kafka_cluster_ca(f"{service.name}-kafka-ca")
     return CA_NOT_YET_ISSUED if ca is None else ca
 
@@ -137,11 +137,9 @@ def _wiring(platform: EventPlatform, service: WorkloadConfig) -> BrokerWiring:
 
 
 def _nats_ca(platform: EventPlatform, service: WorkloadConfig) -> pulumi.Input[str]:
-    """The NATS servers' CA for the workload's copy; not issued yet in render mode (a named gap)."""
+    """The NATS servers' CA for the workload's copy; never issued where no operator runs (a named gap)."""
     assert platform.nats_jetstream is not None
     if platform.nats_jetstream.ca_cert is not None:
         return platform.nats_jetstream.ca_cert
-    gap = f"Secret {service.name}-nats-ca: ca.crt (cert-manager issues the NATS CA only in a cluster)"
-    platform.outputs.setdefault("render_gaps", []).append(gap)
-    pulumi.log.warn(f"render mode: {gap}", resource=platform)
+    platform.report_gap(f"Secret {service.name}-nats-ca: ca.crt (only a running cert-manager issues the NATS CA)")
     return CA_NOT_YET_ISSUED

@@ -30,6 +30,9 @@ PROMETHEUS_PORT = 15692
 class RabbitmqOperatorsArgs:
     source: artifacts.ArtifactSource
     cert_manager: pulumi.Resource | None = None
+    # The cluster operator's manifest holds the RabbitmqCluster CRD, and deleting a CRD deletes
+    # every cluster of its kind: a protected platform leaves the manifest's objects in place.
+    keep_cluster_operator: bool = False
 
 
 class RabbitmqOperators(pulumi.ComponentResource):
@@ -44,7 +47,8 @@ class RabbitmqOperators(pulumi.ComponentResource):
         self.cluster_operator = k8s.yaml.v2.ConfigFile(
             f"{name}-cluster-operator",
             file=args.source.manifest(artifacts.RABBITMQ_CLUSTER_OPERATOR),
-            opts=child(self, depends_on=deps),
+            opts=pulumi.ResourceOptions.merge(child(self, depends_on=deps),
+                                              pulumi.ResourceOptions(retain_on_delete=args.keep_cluster_operator)),
         )
         # Both manifests declare the rabbitmq-system Namespace; the cluster operator's owns it.
         self.topology_operator = k8s.yaml.v2.ConfigGroup(

@@ -21,6 +21,9 @@ from tests.unit.harness import Recorder, run_stack
 def _pinned_manifest_offline(url: str) -> str:
     """Programs here take the upstream path with no network: a pinned manifest the program
     downloads itself (infra.artifacts.fetch_text) is read from the mirror's copy of that pin."""
+    if url == artifacts.STRIMZI_CRDS_URL:  # the release asset holds the chart's crds/ folder
+        chart = tests.unit.crds.mirror_root() / "charts" / artifacts.STRIMZI.archive_name
+        return "\n---\n".join(artifacts.chart_crd_documents(chart, f"{artifacts.STRIMZI.name}/crds/"))
     pins = [p for p in vars(artifacts).values() if isinstance(p, artifacts.ManifestPin) and p.url == url]
     assert pins, f"{url} is not a pinned manifest"
     return (tests.unit.crds.mirror_root() / pins[0].mirror_path).read_text(encoding="utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import runpy
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ class Registered:
     provider: str
     parent: str | None = None
     protect: bool = False
+    retain_on_delete: bool = False
 
     @property
     def kind(self) -> str:
@@ -39,6 +41,19 @@ class Registered:
         return str((self.inputs.get("metadata") or {}).get("name", ""))
 
 
+class OptionsMonitor(pulumi.runtime.mocks.MockMonitor):
+    """The mock monitor, also noting the options the engine would see (Mocks are told only inputs)."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__(recorder)
+        self.recorder = recorder
+
+    def RegisterResource(self, request: Any) -> Any:
+        # Registrations arrive on several threads; each calls new_resource on its own thread.
+        self.recorder.pending.options = (bool(request.protect), bool(request.retainOnDelete))
+        return super().RegisterResource(request)
+
+
 @dataclass
 class Recorder(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
@@ -50,9 +65,13 @@ class Recorder(pulumi.runtime.Mocks):
     existing: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Which of those the referenced stack exported as secrets (the engine reports their names).
     secret_stack_outputs: list[str] = field(default_factory=list)
+    # (protect, retain_on_delete) of the registration this thread is making (OptionsMonitor).
+    pending: threading.local = field(default_factory=threading.local)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider))
+        protect, retain = getattr(self.pending, "options", (False, False))
+        self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider,
+                                         protect=protect, retain_on_delete=retain))
         outputs = dict(args.inputs)
         if args.typ == "pulumi:pulumi:StackReference":
             outputs = {"name": args.inputs.get("name", args.name), "outputs": self.stack_outputs,
@@ -106,7 +125,7 @@ def run(build: Callable[[], Any], *, stack: str = "dev", config: dict[str, Any] 
     asyncio.set_event_loop(loop)
     # A fresh root stack per run: the previous run's belongs to a closed loop.
     pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(recorder, project=project, stack=stack, preview=False)
+    pulumi.runtime.set_mocks(recorder, project=project, stack=stack, preview=False, monitor=OptionsMonitor(recorder))
     pulumi.runtime.set_all_config(
         {(k if ":" in k else f"{project}:{k}"): _config_text(v) for k, v in (config or {}).items()})
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+import yaml
 
 from infra.local import NEVER_MATCHES, WAIT_FOR, local_cluster_transform
 
@@ -43,14 +44,14 @@ def test_everything_else_is_untouched() -> None:
     assert transformed("kubernetes:apps/v1:Deployment", props) is None
 
 
-def test_strimzi_crd_loses_only_its_empty_properties_map() -> None:
-    from infra.kafka import CRD_TYPE, without_empty_schema_properties
+def test_strimzi_crds_lose_only_their_empty_properties_maps() -> None:
+    from infra.artifacts import without_empty_properties
 
-    schema = {"status": {"properties": {"clusterSecurity": {"type": "object", "properties": {},
-                                                            "x-kubernetes-preserve-unknown-fields": True}}}}
-    args = pulumi.ResourceTransformArgs(True, CRD_TYPE, "kafkas", {"spec": {"versions": [{"schema": schema}]}},
-                                        pulumi.ResourceOptions())
-    result = without_empty_schema_properties(args)
-    assert result is not None
-    kept = result.props["spec"]["versions"][0]["schema"]["status"]["properties"]["clusterSecurity"]
-    assert kept == {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    crd = "\n".join([
+        "status:", "  properties:", "    clusterSecurity:", "      type: object", "      properties: {}",
+        "      x-kubernetes-preserve-unknown-fields: true", "    listeners:", "      properties:",
+        "        name: {type: string}",
+    ])
+    assert yaml.safe_load(without_empty_properties(crd)) == {"status": {"properties": {
+        "clusterSecurity": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        "listeners": {"properties": {"name": {"type": "string"}}}}}}
