@@ -13,7 +13,8 @@ Annotations must stay real objects: the host reads them with inspect.get_annotat
 evaluating strings, so this module must not use `from __future__ import annotations`.
 """
 
-from typing import Literal, NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
 
@@ -28,6 +29,24 @@ def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
     if value not in allowed:
         raise ValueError(f"{field} must be one of {', '.join(allowed)}; got {value!r}")
     return value
+
+
+def _require_known(values: Mapping[str, Any], may_be_outputs: set[str], where: str = "") -> None:
+    """Plain inputs name resources and feed the wiring guardrails, so their values must be known
+    when the component is declared. A program can still pass another resource's output there
+    (the host hands it over as an Output); refuse it by name instead of failing inside."""
+    for key, value in values.items():
+        path = f"{where}{key}"
+        if path in may_be_outputs:
+            continue
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(item, pulumi.Output) for item in items):
+            raise ValueError(f"{path} must be known when the component is declared (a literal or a config "
+                             f"value), not another resource's output; only {', '.join(sorted(may_be_outputs))} "
+                             "may be outputs")
+        for item in items:
+            if isinstance(item, Mapping):
+                _require_known(item, may_be_outputs, f"{path}.")
 
 
 def _opts(parent: pulumi.Resource) -> pulumi.ResourceOptions:
@@ -80,6 +99,7 @@ class KafkaCluster(pulumi.ComponentResource):
     listener_port: pulumi.Output[int]
 
     def __init__(self, name: str, args: KafkaClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _require_known(args, {"namespace"})
         super().__init__(f"{PACKAGE}:index:KafkaCluster", name, None, opts)
         storage = args["storage"]
         cluster = kafka_mod.KafkaCluster(name, kafka_mod.KafkaClusterArgs(
@@ -134,6 +154,7 @@ class KafkaTopic(pulumi.ComponentResource):
     topic_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: KafkaTopicArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _require_known(args, {"namespace"})
         super().__init__(f"{PACKAGE}:index:KafkaTopic", name, None, opts)
         topic = kafka_mod.KafkaTopic(name, kafka_mod.KafkaTopicArgs(
             namespace=args["namespace"],
@@ -178,6 +199,7 @@ class KafkaUser(pulumi.ComponentResource):
     password: pulumi.Output[str]
 
     def __init__(self, name: str, args: KafkaUserArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _require_known(args, {"namespace"})
         super().__init__(f"{PACKAGE}:index:KafkaUser", name, None, opts)
         pattern = args.get("group_pattern", "literal")
         user = kafka_mod.KafkaUser(name, kafka_mod.KafkaUserArgs(
@@ -273,6 +295,7 @@ class KafkaWorkload(pulumi.ComponentResource):
     consumer_group: pulumi.Output[str]
 
     def __init__(self, name: str, args: KafkaWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _require_known(args, {"namespace", "kafka.bootstrap_servers", "kafka.ca_cert"})
         super().__init__(f"{PACKAGE}:index:KafkaWorkload", name, None, opts)
         wiring = args["kafka"]
         tls = wiring.get("tls", False)
