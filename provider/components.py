@@ -1,13 +1,14 @@
 """The components other languages get: thin facades over this package's Python components.
 
 The Pulumi SDK's component provider host (pulumi.provider.experimental) infers the package
-schema from type annotations, and it accepts only some of them: args are TypedDicts (or plain
-classes) of str/int/float/bool, lists, string-keyed maps, nested TypedDicts, enums, assets and
-pulumi.Input/Output of those; no unions, no dataclasses with defaults, no Literal. The Python
-components take frozen dataclasses with Literal fields, unions (a workload's broker wiring) and
-resources (operator, cluster, KEDA), so each facade here takes a TypedDict, checks the string
-choices a Literal would have checked, fills in the Python defaults and builds the real component
-as its only child. Outputs are the facade's annotated class attributes.
+schema from type annotations, and it accepts only some of them: str/int/float/bool, lists,
+string-keyed maps, nested classes, enums, assets and pulumi.Input/Output of those; no unions and
+no Literal. Args arrive as plain dicts (nested ones too), never as instances of the annotated
+classes, so they are TypedDicts. The Python components take frozen dataclasses with Literal
+fields, a union (a workload's broker wiring) and resources (operator, cluster, KEDA), so each
+facade here takes a TypedDict, checks the string choices a Literal would have checked, fills in
+the Python defaults and builds the real component as its only child. Outputs are the facade's
+annotated class attributes.
 
 Annotations must stay real objects: the host reads them with inspect.get_annotations, without
 evaluating strings, so this module must not use `from __future__ import annotations`.
