@@ -47,7 +47,7 @@ lint:
 	@$(ENV) ruff check .
 
 typecheck:
-	@$(ENV) mypy infra apps policy
+	@$(ENV) mypy infra apps policy provider
 
 schema:
 	@$(ENV) python scripts/write_config_schema.py

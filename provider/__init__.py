@@ -1,0 +1,1 @@
+"""event-platform's multi-language component package (see provider/README.md)."""
