@@ -29,7 +29,8 @@ def _pinned_manifest_offline(url: str) -> str:
 artifacts.fetch_text = _pinned_manifest_offline
 
 
-def _upstream(stack: str) -> Recorder:
+def evaluate(stack: str) -> Recorder:
+    """The stack program run as the unit tests see it: upstream artifact locations, no network."""
     saved = os.environ.pop(MIRROR_ENV, None)
     try:
         return run_stack(stack)
@@ -40,12 +41,12 @@ def _upstream(stack: str) -> Recorder:
 
 @pytest.fixture(scope="session")
 def dev() -> Recorder:
-    return _upstream("dev")
+    return evaluate("dev")
 
 
 @pytest.fixture(scope="session")
 def prod() -> Recorder:
-    return _upstream("prod")
+    return evaluate("prod")
 
 
 @pytest.fixture(autouse=True)
