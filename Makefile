@@ -35,7 +35,7 @@ setup:
 	@scripts/setup.sh
 
 test: lint typecheck
-	@$(ENGINE) $(ENV) scripts/run-tests.sh tests/unit tests/apps tests/engine
+	@$(ENGINE) $(ENV) scripts/run-tests.sh tests/unit tests/packaging tests/apps tests/engine
 
 test-engine:
 	@$(ENGINE) $(ENV) scripts/run-tests.sh tests/engine
@@ -48,7 +48,7 @@ lint:
 	@$(ENV) ruff check .
 
 typecheck:
-	@$(ENV) mypy infra apps policy
+	@$(ENV) mypy event_platform compat/infra
 
 schema:
 	@$(ENV) python scripts/write_config_schema.py

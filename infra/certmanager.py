@@ -9,8 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import artifacts
-from infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra import artifacts
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of
 
 WEBHOOK_PORT = 10250
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import artifacts
+from event_platform.infra import artifacts
 
 # The Kubernetes version charts are templated for when no API server answers (render mode);
 # the Kubernetes schema the render checks validate against is the same release line.

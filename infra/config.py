@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from apps.runtime.topology import stream_name
-from infra import artifacts
-from infra.base import deep_merge
-from infra.wiring import ScalingPlan, wiring_problems
+from event_platform.apps.runtime.topology import stream_name
+from event_platform.infra import artifacts
+from event_platform.infra.base import deep_merge
+from event_platform.infra.wiring import ScalingPlan, wiring_problems
 
 Environment = Literal["dev", "prod"]
 CONFIG_NAMESPACE = "event-platform"
@@ -417,7 +417,7 @@ class PlatformConfig(Strict):
     @field_validator("workloads")
     @classmethod
     def _workloads_are_wired_soundly(cls, workloads: WorkloadsConfig, info: ValidationInfo) -> WorkloadsConfig:
-        """The guardrails of infra.wiring, applied to the stack file so they name its keys."""
+        """The guardrails of event_platform.infra.wiring, applied to the stack file so they name its keys."""
         if not workloads.enabled:
             return workloads
         problems = []
@@ -499,18 +499,18 @@ def _order_pipeline(prod: bool) -> list[dict[str, Any]]:
         return {"min_replicas": 2, "max_replicas": 6} if prod else {"min_replicas": dev_min, "max_replicas": 3}
 
     return [
-        {"name": "order-service", "module": "apps.orders.order_service", "consumes": ["inventory", "shipments"],
-         "reads": ["orders", "payments"], "produces": ["orders"], "http_port": 8000,
-         "autoscaling": scaled(1)},
+        {"name": "order-service", "module": "event_platform.apps.orders.order_service",
+         "consumes": ["inventory", "shipments"], "reads": ["orders", "payments"], "produces": ["orders"],
+         "http_port": 8000, "autoscaling": scaled(1)},
         # One stock ledger, rebuilt from its own log: exactly one instance.
-        {"name": "inventory-service", "module": "apps.orders.inventory_service", "consumes": ["orders", "payments"],
-         "reads": ["inventory"], "produces": ["inventory"], "singleton": True},
-        {"name": "payment-service", "module": "apps.orders.payment_service", "consumes": ["inventory"],
+        {"name": "inventory-service", "module": "event_platform.apps.orders.inventory_service",
+         "consumes": ["orders", "payments"], "reads": ["inventory"], "produces": ["inventory"], "singleton": True},
+        {"name": "payment-service", "module": "event_platform.apps.orders.payment_service", "consumes": ["inventory"],
          "produces": ["payments"], "effects_journal": True, "autoscaling": scaled(0)},
-        {"name": "shipping-service", "module": "apps.orders.shipping_service", "consumes": ["payments"],
+        {"name": "shipping-service", "module": "event_platform.apps.orders.shipping_service", "consumes": ["payments"],
          "produces": ["shipments"], "effects_journal": True, "autoscaling": scaled(0)},
-        {"name": "notification-service", "module": "apps.orders.notification_service", "consumes": ["orders"],
-         "effects_journal": True, "autoscaling": scaled(0)},
+        {"name": "notification-service", "module": "event_platform.apps.orders.notification_service",
+         "consumes": ["orders"], "effects_journal": True, "autoscaling": scaled(0)},
     ]
 
 
@@ -525,7 +525,7 @@ def _push_path(prod: bool) -> dict[str, Any]:
         "kafka_sources": [{"name": "orders-into-broker", "topics": ["orders"],
                            "consumer_group": "knative-orders-into-broker", "initial_offset": "earliest"}],
         "push_services": [{
-            "name": "order-audit", "module": "apps.orders.audit_service",
+            "name": "order-audit", "module": "event_platform.apps.orders.audit_service",
             "filter": {"source": "/services/order"}, "delivery": delivery,
             "timeout": "PT30S" if prod else "PT10S", "replicas": 2 if prod else 1, "heartbeat": "heartbeat",
         }],

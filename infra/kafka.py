@@ -10,9 +10,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra import artifacts
-from infra.base import MANAGED_BY, child, custom_resource, zone_spread
-from infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra import artifacts
+from event_platform.infra.base import MANAGED_BY, child, custom_resource, zone_spread
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of
 
 API = "kafka.strimzi.io/v1"
 CLUSTER_LABEL = "strimzi.io/cluster"

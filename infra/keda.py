@@ -9,9 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import artifacts
-from infra.base import deep_merge
-from infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra import artifacts
+from event_platform.infra.base import deep_merge
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of
 
 WEBHOOK_PORT = 9443
 METRICS_API_PORT = 6443

@@ -16,9 +16,9 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import artifacts
-from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security
-from infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra import artifacts
+from event_platform.infra.base import MANAGED_BY, child, custom_resource, restricted_container_security
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of
 
 OPERATOR_API = "operator.knative.dev/v1beta1"
 EVENTING_API = "eventing.knative.dev/v1"

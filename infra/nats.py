@@ -12,8 +12,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra import artifacts
-from infra.base import (
+from event_platform.infra import artifacts
+from event_platform.infra.base import (
     MANAGED_BY,
     child,
     custom_resource,
@@ -21,7 +21,7 @@ from infra.base import (
     restricted_container_security,
     restricted_pod_security,
 )
-from infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of
 
 API = "jetstream.nats.io/v1beta2"
 CLIENT_PORT = 4222

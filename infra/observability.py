@@ -22,10 +22,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra import artifacts
-from infra.alerts import AlertThresholdArgs, alert_groups
-from infra.base import MANAGED_BY, child, restricted_container_security
-from infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra import artifacts
+from event_platform.infra.alerts import AlertThresholdArgs, alert_groups
+from event_platform.infra.base import MANAGED_BY, child, restricted_container_security
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of
 
 MONITORING_API = "monitoring.coreos.com/v1"
 RELEASE = "kps"

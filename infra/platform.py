@@ -16,13 +16,13 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import artifacts, knative, observability
-from infra.alerts import AlertThresholdArgs
-from infra.base import MANAGED_BY
-from infra.certmanager import CertManager, CertManagerArgs
-from infra.charts import ChartTemplating, settled
-from infra.config import KnativeKafkaSourceConfig, KnativePushServiceConfig, PlatformConfig
-from infra.kafka import (
+from event_platform.infra import artifacts, knative, observability
+from event_platform.infra.alerts import AlertThresholdArgs
+from event_platform.infra.base import MANAGED_BY
+from event_platform.infra.certmanager import CertManager, CertManagerArgs
+from event_platform.infra.charts import ChartTemplating, settled
+from event_platform.infra.config import KnativeKafkaSourceConfig, KnativePushServiceConfig, PlatformConfig
+from event_platform.infra.kafka import (
     KafkaCluster,
     KafkaClusterArgs,
     KafkaStorage,
@@ -34,13 +34,13 @@ from infra.kafka import (
     StrimziOperatorArgs,
     TopicAccess,
 )
-from infra.keda import Keda, KedaArgs
-from infra.knative_push import Heartbeat, PushService, PushServiceArgs
-from infra.local import local_cluster_transform
-from infra.namespaces import NamespaceArgs, PlatformNamespace
-from infra.nats import NatsArgs, NatsJetStream, StreamSpec
-from infra.platform_workloads import declare_workloads
-from infra.rabbitmq import RabbitmqCluster, RabbitmqClusterArgs, RabbitmqOperators, RabbitmqOperatorsArgs
+from event_platform.infra.keda import Keda, KedaArgs
+from event_platform.infra.knative_push import Heartbeat, PushService, PushServiceArgs
+from event_platform.infra.local import local_cluster_transform
+from event_platform.infra.namespaces import NamespaceArgs, PlatformNamespace
+from event_platform.infra.nats import NatsArgs, NatsJetStream, StreamSpec
+from event_platform.infra.platform_workloads import declare_workloads
+from event_platform.infra.rabbitmq import RabbitmqCluster, RabbitmqClusterArgs, RabbitmqOperators, RabbitmqOperatorsArgs
 
 # What the local target leaves out, because only a running Knative operator defines these kinds.
 LOCAL_KNATIVE_LEFT_OUT = ["Broker", "Trigger", "PingSource", "KafkaSource", "Kafka Broker configuration",
@@ -103,7 +103,7 @@ class EventPlatform(pulumi.ComponentResource):
             # A render is reviewed and may be committed: it must not carry credentials.
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transforms=[redact_secret_values]))
         if config.target == "local":
-            # Every child inherits it: webhooks and operator-readiness waits off (infra.local).
+            # Every child inherits it: webhooks and operator-readiness waits off (event_platform.infra.local).
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transforms=[local_cluster_transform]))
         super().__init__("eventplatform:platform:EventPlatform", name, None, opts)
         self.config = config
@@ -509,7 +509,8 @@ class EventPlatform(pulumi.ComponentResource):
             "dead-letter-log",
             PushServiceArgs(
                 namespace=events_ns.name, namespace_name=cfg.namespace, service_name="dead-letter-log",
-                image=self.config.workloads.image, command=["python", "-m", "apps.runtime.dead_letter_log"],
+                image=self.config.workloads.image,
+                command=["python", "-m", "event_platform.apps.runtime.dead_letter_log"],
                 environment=self.config.environment, broker=cfg.dead_letter_broker, broker_class=cfg.broker_class,
                 filter={}, role="dead-letter-log", replicas=2 if self.prod else 1,
                 delivery=knative.Delivery(cfg.delivery.retry, cfg.delivery.backoff_policy, cfg.delivery.backoff_delay),

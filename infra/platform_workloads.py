@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import pulumi
 
-from infra import observability
-from infra.config import WorkloadConfig, nats_stream_for
-from infra.workloads import (
+from event_platform.infra import observability
+from event_platform.infra.config import WorkloadConfig, nats_stream_for
+from event_platform.infra.workloads import (
     CA_NOT_YET_ISSUED,
     Autoscaling,
     BrokerWiring,
@@ -25,7 +25,7 @@ from infra.workloads import (
 )
 
 if TYPE_CHECKING:
-    from infra.platform import EventPlatform
+    from event_platform.infra.platform import EventPlatform
 
 
 def declare_workloads(platform: EventPlatform) -> None:

@@ -1,7 +1,7 @@
 """RabbitMQ through the official cluster and messaging-topology operators.
 
 The operators' release manifests carry cert-manager Issuers and Certificates for their
-webhooks, so cert-manager is installed first (infra.certmanager).
+webhooks, so cert-manager is installed first (event_platform.infra.certmanager).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra import artifacts
-from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, zone_spread
-from infra.namespaces import ingress_policies
+from event_platform.infra import artifacts
+from event_platform.infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, zone_spread
+from event_platform.infra.namespaces import ingress_policies
 
 API = "rabbitmq.com/v1beta1"
 # Where both operators' release manifests install themselves, and their webhook servers' port.
@@ -112,7 +112,7 @@ class RabbitmqCluster(pulumi.ComponentResource):
         self.default_user_secret = pulumi.Output.from_input(f"{args.cluster_name}-default-user")
 
         # No exchanges or queues here: the runtime declares its topology (apps/BROKERS.md) and
-        # each workload's user may touch exactly its own names (infra.workloads).
+        # each workload's user may touch exactly its own names (event_platform.infra.workloads).
         after = child(self, depends_on=[self.cluster, *topology_deps])
         self.app_user_name = "event-platform-app"
         self.app_user = RabbitmqUser(
@@ -199,7 +199,7 @@ class RabbitmqUser(pulumi.ComponentResource):
                 "rabbitmqClusterReference": ref,
                 "vhost": "/",
                 "userReference": {"name": args.user_name},
-                # Workload users get exactly the names their runtime declares (infra.workloads).
+                # Workload users get exactly the names their runtime declares (event_platform.infra.workloads).
                 "permissions": {"configure": args.configure, "write": args.write, "read": args.read},
             },
             child(self, depends_on=[user]), resource_name=f"{name}-permission",

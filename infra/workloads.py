@@ -5,7 +5,7 @@ health endpoints, restricted security context), ServiceAccount, Service when it 
 PodDisruptionBudget and spread in prod, the broker-side binding (dead-letter topic + KafkaUser
 with least-privilege ACLs / queue / stream consumer), credentials from generated secrets, a KEDA
 ScaledObject + TriggerAuthentication, per-workload alert rules, and NetworkPolicies allowing
-exactly the paths its wiring implies. Guardrails (infra.wiring) run before any child exists.
+exactly the paths its wiring implies. Guardrails (event_platform.infra.wiring) run before any child exists.
 """
 
 from __future__ import annotations
@@ -17,13 +17,20 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from apps.runtime.topology import WorkloadTopics, exact_names_pattern, group_queue, stream_name
-from infra import kafka as kafka_mod
-from infra.alerts import service_failure_rules
-from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, runtime_pod_spec, zone_spread
-from infra.rabbitmq import RabbitmqUser, RabbitmqUserArgs
-from infra.wiring import ScalingPlan, WiringError, check_wiring
-from infra.workload_contract import DeclaredEnvironment, contract_problems
+from event_platform.apps.runtime.topology import WorkloadTopics, exact_names_pattern, group_queue, stream_name
+from event_platform.infra import kafka as kafka_mod
+from event_platform.infra.alerts import service_failure_rules
+from event_platform.infra.base import (
+    MANAGED_BY,
+    child,
+    custom_resource,
+    restricted_container_security,
+    runtime_pod_spec,
+    zone_spread,
+)
+from event_platform.infra.rabbitmq import RabbitmqUser, RabbitmqUserArgs
+from event_platform.infra.wiring import ScalingPlan, WiringError, check_wiring
+from event_platform.infra.workload_contract import DeclaredEnvironment, contract_problems
 
 SINGLETON_ANNOTATION = "eventplatform.io/singleton"
 DNS_EGRESS: dict[str, Any] = {
@@ -682,7 +689,8 @@ class EventGenerator(pulumi.ComponentResource):
                 "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
                                     "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [{
-                    "name": "generator", "image": args.image, "command": ["python", "-m", "apps.generator"],
+                    "name": "generator", "image": args.image,
+                    "command": ["python", "-m", "event_platform.apps.generator"],
                     "env": env, "securityContext": restricted_container_security(),
                     "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "128Mi"}},
                 }],

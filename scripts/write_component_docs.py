@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pulumi
 
-import infra
+import event_platform.infra
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "components.md"
 
@@ -31,7 +31,7 @@ pip install "event-platform @ git+https://<your-git-host>/event-platform.git@v0.
 
 ```python
 import pulumi
-from infra import KafkaTopic, KafkaTopicArgs
+from event_platform.infra import KafkaTopic, KafkaTopicArgs
 
 platform = pulumi.StackReference("my-org/event-platform/prod")
 KafkaTopic("audit", KafkaTopicArgs(
@@ -41,7 +41,7 @@ KafkaTopic("audit", KafkaTopicArgs(
 ```
 
 Components take typed args and never read `pulumi.Config`. Other stacks read the platform
-stack through `PlatformStackReference` (infra.outputs); its outputs contract (`outputs_version`,
+stack through `PlatformStackReference` (event_platform.infra.outputs); its outputs contract (`outputs_version`,
 plain values plain, each credential a secret output of its own: `kafka_password`,
 `rabbitmq_password`, `grafana_admin_password`) is documented in README.md, "Use from your own
 stack", and typed as `PlatformOutputs`.
@@ -54,6 +54,9 @@ renames a component, a child or a type keeps the old identity reachable with
 `pulumi.Alias(...)` on the resource, so an upgrade updates in place and never replaces a broker,
 node pool, topic, stream or volume. Prod stateful children are also `protect`ed and
 `retain_on_delete`, so even a missed alias cannot delete data.
+`tests/unit/resource_names/{dev,prod}.txt` hold every resource's URN in both stacks: a change that
+would give a resource another URN without an alias fails `tests/unit/test_resource_names.py`
+(`make snapshot` regenerates the files once the change is intended).
 
 """
 
@@ -72,7 +75,8 @@ def _default(field: dataclasses.Field[object]) -> str:
 
 
 def _args_class(component: type) -> type | None:
-    hints = typing.get_type_hints(component.__init__, vars(infra) | vars(sys.modules[component.__module__]))
+    namespace = vars(event_platform.infra) | vars(sys.modules[component.__module__])
+    hints = typing.get_type_hints(component.__init__, namespace)
     args = hints.get("args")
     return args if isinstance(args, type) and dataclasses.is_dataclass(args) else None
 
@@ -93,7 +97,7 @@ def component_section(component: type) -> str:
 
 
 def render() -> str:
-    components = [getattr(infra, name) for name in infra.__all__]
+    components = [getattr(event_platform.infra, name) for name in event_platform.infra.__all__]
     components = [c for c in components if isinstance(c, type) and issubclass(c, pulumi.ComponentResource)]
     return GUIDE + "## Components\n\n" + "\n".join(component_section(c) for c in components)
 

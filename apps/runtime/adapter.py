@@ -1,6 +1,6 @@
 """The broker adapter interface: what the processor needs from any broker.
 
-Kafka implements it in `apps.runtime.kafka`; RabbitMQ and NATS JetStream adapters (part 2)
+Kafka implements it in `event_platform.apps.runtime.kafka`; RabbitMQ and NATS JetStream adapters (part 2)
 implement the same three roles:
 
 - `Consumer`: poll inbound records for a consumer group, then `complete` a processed batch,
@@ -17,8 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
-from apps.runtime.envelope import Codec, ContentMode, WireMessage
-from apps.runtime.events import EventRegistry
+from event_platform.apps.runtime.envelope import Codec, ContentMode, WireMessage
+from event_platform.apps.runtime.events import EventRegistry
 
 
 class InboundRecord(NamedTuple):

@@ -1,6 +1,6 @@
 """Which broker adapter a process uses: `BROKER=kafka|rabbitmq|nats` (RuntimeSettings.broker).
 
-Services never import an adapter themselves: `apps.runtime.app` builds the `Broker` here from the
+Services never import an adapter themselves: `event_platform.apps.runtime.app` builds the `Broker` here from the
 environment, and everything broker-specific (the CloudEvents binding included, via
 `Broker.codec`) comes from it.
 """
@@ -11,8 +11,8 @@ import os
 
 from pydantic_settings import BaseSettings
 
-from apps.runtime.adapter import Broker
-from apps.runtime.settings import KafkaSettings, NatsSettings, RabbitMQSettings, RuntimeSettings, load
+from event_platform.apps.runtime.adapter import Broker
+from event_platform.apps.runtime.settings import KafkaSettings, NatsSettings, RabbitMQSettings, RuntimeSettings, load
 
 SETTINGS: dict[str, type[BaseSettings]] = {
     "kafka": KafkaSettings,
@@ -31,19 +31,19 @@ def settings_type(kind: str | None = None) -> type[BaseSettings]:
 def broker_for(settings: RuntimeSettings, connection: BaseSettings, *, transactional: bool = True) -> Broker:
     """The adapter for `settings.broker`, configured from the runtime settings."""
     if isinstance(connection, RabbitMQSettings):
-        from apps.runtime.rabbitmq import RabbitMQBroker
+        from event_platform.apps.runtime.rabbitmq import RabbitMQBroker
 
         dlq = settings.dead_letter_topic
         return RabbitMQBroker(connection, dead_letter_topic=(lambda group: dlq or f"{group}.dlq"),
                               prefetch=max(connection.prefetch, settings.max_poll_records))
     if isinstance(connection, NatsSettings):
-        from apps.runtime.nats import NatsBroker
+        from event_platform.apps.runtime.nats import NatsBroker
 
         dlq = settings.dead_letter_topic
         return NatsBroker(connection, dead_letter_topic=(lambda group: dlq or f"{group}.dlq"),
                           ack_wait_s=settings.session_timeout_ms / 1000, prefetch=2 * settings.max_poll_records)
     assert isinstance(connection, KafkaSettings)
-    from apps.runtime.kafka import KafkaBroker
+    from event_platform.apps.runtime.kafka import KafkaBroker
 
     return KafkaBroker(
         connection,
@@ -59,7 +59,7 @@ def broker_from_environment() -> Broker:
     kind = os.environ.get("BROKER", "kafka")
     connection = load(settings_type(kind))
     if kind == "kafka":
-        from apps.runtime.kafka import KafkaBroker
+        from event_platform.apps.runtime.kafka import KafkaBroker
 
         assert isinstance(connection, KafkaSettings)
         return KafkaBroker(connection)

@@ -50,8 +50,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.kv import KeyValue
 
-from apps.runtime import deadletter
-from apps.runtime.adapter import (
+from event_platform.apps.runtime import deadletter
+from event_platform.apps.runtime.adapter import (
     Broker,
     BrokerError,
     Consumer,
@@ -61,13 +61,13 @@ from apps.runtime.adapter import (
     OutboundRecord,
     Publisher,
 )
-from apps.runtime.bindings import NatsCodec
-from apps.runtime.envelope import ContentMode, HeaderValue, WireMessage, header_text
-from apps.runtime.events import EventRegistry
-from apps.runtime.jetstream_publish import AckCollector, Burst
-from apps.runtime.jetstream_pull import Puller
-from apps.runtime.settings import NatsSettings
-from apps.runtime.topology import stream_name
+from event_platform.apps.runtime.bindings import NatsCodec
+from event_platform.apps.runtime.envelope import ContentMode, HeaderValue, WireMessage, header_text
+from event_platform.apps.runtime.events import EventRegistry
+from event_platform.apps.runtime.jetstream_publish import AckCollector, Burst
+from event_platform.apps.runtime.jetstream_pull import Puller
+from event_platform.apps.runtime.settings import NatsSettings
+from event_platform.apps.runtime.topology import stream_name
 
 log = logging.getLogger(__name__)
 

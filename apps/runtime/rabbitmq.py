@@ -44,8 +44,8 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
-from apps.runtime import amqp_properties, deadletter
-from apps.runtime.adapter import (
+from event_platform.apps.runtime import amqp_properties, deadletter
+from event_platform.apps.runtime.adapter import (
     Broker,
     BrokerError,
     Consumer,
@@ -55,11 +55,11 @@ from apps.runtime.adapter import (
     OutboundRecord,
     Publisher,
 )
-from apps.runtime.bindings import CONTENT_TYPE, AmqpCodec
-from apps.runtime.envelope import ContentMode, HeaderValue, WireMessage, header_text
-from apps.runtime.events import EventRegistry
-from apps.runtime.settings import RabbitMQSettings
-from apps.runtime.topology import dead_letter_exchange, group_queue
+from event_platform.apps.runtime.bindings import CONTENT_TYPE, AmqpCodec
+from event_platform.apps.runtime.envelope import ContentMode, HeaderValue, WireMessage, header_text
+from event_platform.apps.runtime.events import EventRegistry
+from event_platform.apps.runtime.settings import RabbitMQSettings
+from event_platform.apps.runtime.topology import dead_letter_exchange, group_queue
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ stack's outputs through a StackReference; only this service's own choices are co
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import (
+from event_platform.infra import (
     Autoscaling,
     EventWorkload,
     EventWorkloadArgs,

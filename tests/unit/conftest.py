@@ -13,14 +13,14 @@ from collections.abc import Iterator
 import pytest
 
 import tests.unit.crds  # reads the mirror location before any test hides it
-from infra import artifacts
-from infra.artifacts import MIRROR_ENV
+from event_platform.infra import artifacts
+from event_platform.infra.artifacts import MIRROR_ENV
 from tests.unit.harness import Recorder, run_stack
 
 
 def _pinned_manifest_offline(url: str) -> str:
     """Programs here take the upstream path with no network: a pinned manifest the program
-    downloads itself (infra.artifacts.fetch_text) is read from the mirror's copy of that pin."""
+    downloads itself (event_platform.infra.artifacts.fetch_text) is read from the mirror's copy of that pin."""
     pins = [p for p in vars(artifacts).values() if isinstance(p, artifacts.ManifestPin) and p.url == url]
     assert pins, f"{url} is not a pinned manifest"
     return (tests.unit.crds.mirror_root() / pins[0].mirror_path).read_text(encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 from typing import Any
 
-from infra.outputs import OUTPUTS_VERSION
+from event_platform.infra.outputs import OUTPUTS_VERSION
 from tests.unit.harness import REPO, Recorder, run
 from tests.unit.schema_check import validation_errors
 

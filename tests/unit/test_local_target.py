@@ -6,7 +6,7 @@ from typing import Any
 
 import pulumi
 
-from infra.local import NEVER_MATCHES, WAIT_FOR, local_cluster_transform
+from event_platform.infra.local import NEVER_MATCHES, WAIT_FOR, local_cluster_transform
 
 WEBHOOKS = "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration"
 
@@ -44,7 +44,7 @@ def test_everything_else_is_untouched() -> None:
 
 
 def test_strimzi_crd_loses_only_its_empty_properties_map() -> None:
-    from infra.kafka import CRD_TYPE, without_empty_schema_properties
+    from event_platform.infra.kafka import CRD_TYPE, without_empty_schema_properties
 
     schema = {"status": {"properties": {"clusterSecurity": {"type": "object", "properties": {},
                                                             "x-kubernetes-preserve-unknown-fields": True}}}}

@@ -10,8 +10,8 @@ import pulumi
 import pytest
 import yaml
 
-from infra.workload_contract import contract_problems
-from infra.workloads import EventWorkload
+from event_platform.infra.workload_contract import contract_problems
+from event_platform.infra.workloads import EventWorkload
 from tests.unit.harness import Recorder, run, run_stack
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
@@ -67,7 +67,7 @@ class Nats:
 
 
 def test_the_python_example_runs_as_written_and_meets_the_runtime_contract() -> None:
-    from infra.workloads import declared_environment
+    from event_platform.infra.workloads import declared_environment
 
     declared: list[EventWorkload] = []
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from infra.wiring import ScalingPlan, WiringError, wiring_problems
-from infra.workloads import (
+from event_platform.infra.wiring import ScalingPlan, WiringError, wiring_problems
+from event_platform.infra.workloads import (
     Autoscaling,
     EventWorkload,
     EventWorkloadArgs,
@@ -17,7 +17,7 @@ from infra.workloads import (
     NatsWiring,
     RabbitmqWiring,
 )
-from policy import rules
+from event_platform.policy import rules
 from tests.unit.harness import Recorder, reveal, run
 from tests.unit.schema_check import validation_errors
 
@@ -27,7 +27,7 @@ IMAGE = "registry.example/event-platform/apps:0.1.0"
 def kafka_args(**changes: Any) -> EventWorkloadArgs:
     base = EventWorkloadArgs(
         namespace="apps", namespace_name="apps", service_name="payment-service", image=IMAGE, role="consumer",
-        environment="dev", command=["python", "-m", "apps.orders.payment_service"],
+        environment="dev", command=["python", "-m", "event_platform.apps.orders.payment_service"],
         broker=KafkaWiring(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9092", cluster_name="events",
                            namespace="kafka", consumes=["inventory"], partitions=6, produces=["payments"]),
         autoscaling=Autoscaling(min_replicas=0, max_replicas=6, lag_threshold=50, activation_threshold=1),

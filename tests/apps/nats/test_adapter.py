@@ -11,12 +11,12 @@ from typing import Any
 import nats
 import pytest
 
-from apps.orders.events import ORDER_EVENTS
-from apps.runtime import deadletter
-from apps.runtime.adapter import BrokerError, OutboundRecord
-from apps.runtime.envelope import ContentMode
-from apps.runtime.nats import NatsBroker, stream_name
-from apps.runtime.settings import NatsSettings
+from event_platform.apps.orders.events import ORDER_EVENTS
+from event_platform.apps.runtime import deadletter
+from event_platform.apps.runtime.adapter import BrokerError, OutboundRecord
+from event_platform.apps.runtime.envelope import ContentMode
+from event_platform.apps.runtime.nats import NatsBroker, stream_name
+from event_platform.apps.runtime.settings import NatsSettings
 from scripts.brokers.local_nats import LocalNats
 from tests.apps.support.adapters import event, poll_until, publish
 from tests.apps.support.servers import NatsUnderTest, wait_until

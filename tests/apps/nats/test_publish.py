@@ -12,8 +12,8 @@ from typing import Any
 import nats
 import pytest
 
-from apps.runtime.jetstream_publish import AckCollector, Burst
-from apps.runtime.nats import ensure_stream, stream_name
+from event_platform.apps.runtime.jetstream_publish import AckCollector, Burst
+from event_platform.apps.runtime.nats import ensure_stream, stream_name
 from scripts.brokers.local_nats import LocalNats
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]

@@ -15,8 +15,8 @@ import pytest
 from nats.aio.msg import Msg
 from nats.js import api
 
-from apps.runtime.jetstream_pull import Puller, PullFailed
-from apps.runtime.nats import ensure_stream
+from event_platform.apps.runtime.jetstream_pull import Puller, PullFailed
+from event_platform.apps.runtime.nats import ensure_stream
 from scripts.brokers.local_nats import LocalNats
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]

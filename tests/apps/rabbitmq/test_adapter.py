@@ -8,12 +8,12 @@ import time
 import pika
 import pytest
 
-from apps.orders.events import ORDER_EVENTS
-from apps.runtime import deadletter
-from apps.runtime.adapter import BrokerError, OutboundRecord
-from apps.runtime.envelope import ContentMode, WireMessage
-from apps.runtime.rabbitmq import RabbitMQBroker, group_queue
-from apps.runtime.settings import RabbitMQSettings
+from event_platform.apps.orders.events import ORDER_EVENTS
+from event_platform.apps.runtime import deadletter
+from event_platform.apps.runtime.adapter import BrokerError, OutboundRecord
+from event_platform.apps.runtime.envelope import ContentMode, WireMessage
+from event_platform.apps.runtime.rabbitmq import RabbitMQBroker, group_queue
+from event_platform.apps.runtime.settings import RabbitMQSettings
 from scripts.brokers.local_rabbitmq import LocalRabbitMQ
 from tests.apps.support.adapters import event, poll_until, publish
 from tests.apps.support.servers import RabbitMQUnderTest, wait_until

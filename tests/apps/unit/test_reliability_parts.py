@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import BaseModel
 
-from apps.runtime import deadletter
-from apps.runtime.adapter import InboundRecord
-from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import WireMessage
-from apps.runtime.retry import PermanentError, RetryPolicy
-from apps.runtime.settings import ConfigurationError, KafkaSettings, RuntimeSettings, load
+from event_platform.apps.runtime import deadletter
+from event_platform.apps.runtime.adapter import InboundRecord
+from event_platform.apps.runtime.effects import EffectGuard
+from event_platform.apps.runtime.envelope import WireMessage
+from event_platform.apps.runtime.retry import PermanentError, RetryPolicy
+from event_platform.apps.runtime.settings import ConfigurationError, KafkaSettings, RuntimeSettings, load
 from tests.apps.support.memory import MemoryJournal
 
 
