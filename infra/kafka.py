@@ -154,6 +154,25 @@ class KafkaClusterArgs:
     wait_ready: bool = False
 
 
+@dataclass(frozen=True)
+class KafkaAccess:
+    """How a client reaches a KafkaCluster: address, protocol, authentication, CA, and the topic
+    settings a client's own topics get. ``KafkaCluster.access()`` fills it in; a program on another
+    stack fills it in from that stack's outputs (PlatformStackReference)."""
+
+    bootstrap_servers: pulumi.Input[str]
+    cluster_name: str
+    namespace: pulumi.Input[str]  # the cluster's namespace (KafkaUser/KafkaTopic live there)
+    port: int = PLAIN_PORT
+    scram: bool = False  # SCRAM-SHA-512 users (KafkaUser) authenticate the clients
+    tls: bool = False
+    # The cluster CA certificate (PEM) a client verifies the listener with; required with tls.
+    ca_cert: pulumi.Input[str] | None = None
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+    protect: bool = False  # a client's own topics are protected like the cluster's
+
+
 class KafkaCluster(pulumi.ComponentResource):
     """A KRaft Kafka cluster: the Kafka resource, its node pools and its metrics config."""
 
@@ -166,6 +185,7 @@ class KafkaCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: KafkaClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("eventplatform:kafka:KafkaCluster", name, None, opts)
         self.cluster_name = args.cluster_name
+        self._args = args
         deps = [args.operator] if args.operator else []
         metrics = k8s.core.v1.ConfigMap(
             f"{name}-metrics",
@@ -193,6 +213,17 @@ class KafkaCluster(pulumi.ComponentResource):
             lambda ns: f"{args.cluster_name}-kafka-bootstrap.{ns}.svc:{self.listener_port}"
         )
         self.register_outputs({"bootstrap_servers": self.bootstrap_servers})
+
+    def access(self, ca_cert: pulumi.Input[str] | None = None) -> KafkaAccess:
+        """What a client needs to reach this cluster; ``ca_cert`` (Strimzi's cluster CA, read once
+        the cluster exists) is required when the listener speaks TLS."""
+        args = self._args
+        return KafkaAccess(
+            bootstrap_servers=self.bootstrap_servers, cluster_name=args.cluster_name, namespace=args.namespace,
+            port=self.listener_port, scram=args.authentication == "scram-sha-512", tls=args.tls, ca_cert=ca_cert,
+            replication_factor=args.replication_factor, min_insync_replicas=args.min_insync_replicas,
+            protect=args.protect,
+        )
 
 
 def kafka_spec(args: KafkaClusterArgs) -> dict[str, Any]:

@@ -67,6 +67,21 @@ class NatsArgs:
     extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
 
 
+@dataclass(frozen=True)
+class NatsAccess:
+    """How a client reaches a NatsJetStream; ``NatsJetStream.access()`` fills it in. Each client's
+    password is its own (``NatsJetStream.password_of``)."""
+
+    url: pulumi.Input[str]
+    monitoring_endpoint: pulumi.Input[str]  # host:port of the servers' monitoring endpoint (KEDA reads it)
+    namespace: pulumi.Input[str]
+    # The CA of the servers' TLS certificates (PEM) when the client port speaks TLS.
+    ca_cert: pulumi.Input[str] | None = None
+    stream_replicas: int = 1  # of the streams a client creates itself (dead letters, effects bucket)
+    account: str = "$G"
+    client_port: int = CLIENT_PORT
+
+
 class NatsJetStream(pulumi.ComponentResource):
     """A NATS cluster with file-backed JetStream, its NACK controller and declared streams."""
 
@@ -140,7 +155,16 @@ class NatsJetStream(pulumi.ComponentResource):
         )
         for stream in args.streams:
             self._stream(name, args, stream)
+        self._args = args
         self.register_outputs({"url": self.url, "monitoring_endpoint": self.monitoring_endpoint})
+
+    def access(self, ca_cert: pulumi.Input[str] | None = None) -> NatsAccess:
+        """What a client needs to reach the servers; ``ca_cert`` defaults to the CA read from the
+        cluster (``ca_cert``), which render mode cannot read."""
+        args = self._args
+        return NatsAccess(url=self.url, monitoring_endpoint=self.monitoring_endpoint, namespace=args.namespace,
+                          ca_cert=ca_cert if ca_cert is not None else self.ca_cert,
+                          stream_replicas=min(args.replicas, 3))
 
     def _certificates(self, name: str, args: NatsArgs) -> list[pulumi.Resource]:
         """A CA of the server's own (self-signed, in this namespace) and the server certificate it

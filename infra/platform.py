@@ -21,7 +21,13 @@ from event_platform.infra.alerts import AlertThresholdArgs
 from event_platform.infra.base import MANAGED_BY
 from event_platform.infra.certmanager import CertManager, CertManagerArgs
 from event_platform.infra.charts import ChartTemplating, settled
-from event_platform.infra.config import KnativeKafkaSourceConfig, KnativePushServiceConfig, PlatformConfig
+from event_platform.infra.config import (
+    KnativeKafkaSourceConfig,
+    KnativePushServiceConfig,
+    PlatformConfig,
+    WorkloadConfig,
+    nats_stream_for,
+)
 from event_platform.infra.kafka import (
     KafkaCluster,
     KafkaClusterArgs,
@@ -39,8 +45,9 @@ from event_platform.infra.knative_push import Heartbeat, PushService, PushServic
 from event_platform.infra.local import local_cluster_transform
 from event_platform.infra.namespaces import NamespaceArgs, PlatformNamespace
 from event_platform.infra.nats import NatsArgs, NatsJetStream, StreamSpec
-from event_platform.infra.platform_workloads import declare_workloads
+from event_platform.infra.platform_workloads import BrokerHandle, PlatformWorkloads, PlatformWorkloadsArgs
 from event_platform.infra.rabbitmq import RabbitmqCluster, RabbitmqClusterArgs, RabbitmqOperators, RabbitmqOperatorsArgs
+from event_platform.infra.workloads import CA_NOT_YET_ISSUED, KafkaWiring, NatsWiring, RabbitmqWiring
 
 # What the local target leaves out, because only a running Knative operator defines these kinds.
 LOCAL_KNATIVE_LEFT_OUT = ["Broker", "Trigger", "PingSource", "KafkaSource", "Kafka Broker configuration",
@@ -117,6 +124,9 @@ class EventPlatform(pulumi.ComponentResource):
         self.keda: Keda | None = None
         self.rabbitmq_cluster: RabbitmqCluster | None = None
         self.nats_jetstream: NatsJetStream | None = None
+        # What each broker gives the workloads (filled in by its phase): PlatformWorkloads' input.
+        self.broker_handles: dict[str, BrokerHandle] = {}
+        self.workloads: PlatformWorkloads | None = None
         if config.observability.enabled:
             self._monitoring_stack()
         if config.kafka.enabled:
@@ -130,7 +140,7 @@ class EventPlatform(pulumi.ComponentResource):
         if config.knative.enabled:
             self._knative()
         if config.workloads.enabled:
-            declare_workloads(self)
+            self._workloads()
         if config.observability.enabled:
             self._monitors()
         self.register_outputs(self.outputs)
@@ -213,6 +223,7 @@ class EventPlatform(pulumi.ComponentResource):
             self._opts([operator]),
         )
         self.kafka_cluster = cluster
+        self.broker_handles["kafka"] = BrokerHandle(cluster, self._kafka_wiring)
         topics = []
         for topic in cfg.topics:
             names = [topic.name, f"{topic.name}.dlq"] if topic.dead_letter else [topic.name]
@@ -289,6 +300,7 @@ class EventPlatform(pulumi.ComponentResource):
             self._opts([namespace, operators]),
         )
         self.rabbitmq_cluster = cluster
+        self.broker_handles["rabbitmq"] = BrokerHandle(cluster, self._rabbitmq_wiring)
         self.outputs["rabbitmq"] = {
             "amqp_url": cluster.amqp_url,
             "management_url": cluster.management_url,
@@ -325,6 +337,7 @@ class EventPlatform(pulumi.ComponentResource):
             ),
             self._after_monitoring([namespace, *([cert_manager] if cert_manager else [])]),
         )
+        self.broker_handles["nats"] = BrokerHandle(nats, self._nats_wiring)
         self.outputs["nats"] = {
             "url": nats.url,
             "monitoring_endpoint": nats.monitoring_endpoint,
@@ -340,6 +353,68 @@ class EventPlatform(pulumi.ComponentResource):
                     self._after_monitoring([namespace, cert_manager]))
         self.keda = keda
         self.outputs["keda"] = {"namespace": namespace.name}
+
+    # --- workloads -----------------------------------------------------------------------
+
+    def _workloads(self) -> None:
+        cfg = self.config.workloads
+        namespace = self._namespace("apps", name=cfg.namespace, allow_platform_ingress=False)
+        self.workloads = PlatformWorkloads(
+            "platform-workloads",
+            PlatformWorkloadsArgs(
+                config=cfg, environment=self.config.environment, namespace=namespace, brokers=self.broker_handles,
+                monitoring_namespace=NAMESPACES["monitoring"],
+                rule_labels=dict(observability.SELECTOR_LABELS) if self.monitoring else None,
+                keda=self.keda.chart if self.keda else None,
+                # Their PodMonitors and PrometheusRules need the monitoring stack's CRDs first.
+                depends_on=[self.monitoring] if self.monitoring else [],
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.outputs["workloads"] = self.workloads.outputs
+
+    def _kafka_wiring(self, service: WorkloadConfig) -> KafkaWiring:
+        assert self.kafka_cluster is not None
+        kafka = self.config.kafka
+        partitions = {t.name: t.partitions for t in kafka.topics}
+        consumed = [partitions[t] for t in service.consumes if t in partitions]
+        # The cluster CA for the workload's copy; in render mode it does not exist yet, so the copy
+        # is rendered without it (CA_NOT_YET_ISSUED) and the gap is reported by name.
+        ca = self._kafka_cluster_ca(f"{service.name}-kafka-ca") if kafka.tls else None
+        return KafkaWiring(
+            access=self.kafka_cluster.access(ca_cert=CA_NOT_YET_ISSUED if kafka.tls and ca is None else ca),
+            consumes=service.consumes, partitions=min(consumed) if consumed else None, produces=service.produces,
+            reads=service.reads, effects_journal=service.effects_journal, auto_offset_reset=service.auto_offset_reset,
+        )
+
+    def _rabbitmq_wiring(self, service: WorkloadConfig) -> RabbitmqWiring:
+        assert self.rabbitmq_cluster is not None
+        limits = {t.name: t.delivery_limit for t in self.config.rabbitmq.topics}
+        return RabbitmqWiring(
+            access=self.rabbitmq_cluster.access, consumes=service.consumes, produces=service.produces,
+            reads=service.reads, effects_journal=service.effects_journal,
+            # One limit per process: the strictest among the topics it consumes.
+            delivery_limit=min([limits[t] for t in service.consumes if t in limits] or [5]),
+        )
+
+    def _nats_wiring(self, service: WorkloadConfig) -> NatsWiring:
+        nats = self.nats_jetstream
+        assert nats is not None
+        cfg = self.config.nats
+        # The config check guarantees a stream per topic (config.nats_stream_for); never a bare next().
+        streams = [stream for topic in service.consumes if (stream := nats_stream_for(cfg, topic))]
+        ca: pulumi.Input[str] | None = None
+        if cfg.tls and nats.ca_cert is None:
+            # cert-manager issues the NATS CA only in a cluster: render the copy without it, by name.
+            gap = f"Secret {service.name}-nats-ca: ca.crt (cert-manager issues the NATS CA only in a cluster)"
+            self.outputs.setdefault("render_gaps", []).append(gap)
+            pulumi.log.warn(f"render mode: {gap}", resource=self)
+            ca = CA_NOT_YET_ISSUED
+        return NatsWiring(
+            access=nats.access(ca_cert=ca), consumes=service.consumes, produces=service.produces,
+            reads=service.reads, effects_journal=service.effects_journal,
+            max_deliver=min([s.max_deliver for s in streams] or [5]), password=nats.password_of(service.name),
+        )
 
     # --- observability -------------------------------------------------------------------
 

@@ -77,6 +77,18 @@ class RabbitmqClusterArgs:
     operators: RabbitmqOperators | None = None
 
 
+@dataclass(frozen=True)
+class RabbitmqAccess:
+    """How a client reaches a RabbitmqCluster; ``RabbitmqCluster.access`` fills it in. Clients get
+    users of their own (RabbitmqUser), so no credential is part of it."""
+
+    host: pulumi.Input[str]  # the cluster's Service, e.g. events.rabbitmq.svc
+    namespace: pulumi.Input[str]  # the cluster's namespace (User and Permission live there)
+    cluster_name: str
+    amqp_port: int = AMQP_PORT
+    management_port: int = MANAGEMENT_PORT
+
+
 class RabbitmqCluster(pulumi.ComponentResource):
     """A RabbitmqCluster (quorum queues, pause_minority, Prometheus) and its topology."""
 
@@ -120,6 +132,7 @@ class RabbitmqCluster(pulumi.ComponentResource):
             RabbitmqUserArgs(namespace=args.namespace, cluster_name=args.cluster_name, user_name=self.app_user_name),
             opts=after,
         )
+        self.access = RabbitmqAccess(host=host, namespace=args.namespace, cluster_name=args.cluster_name)
         self.register_outputs({"amqp_url": self.amqp_url, "management_url": self.management_url})
 
 

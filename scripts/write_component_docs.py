@@ -58,6 +58,36 @@ node pool, topic, stream or volume. Prod stateful children are also `protect`ed 
 would give a resource another URN without an alias fails `tests/unit/test_resource_names.py`
 (`make snapshot` regenerates the files once the change is intended).
 
+## Brokers and workloads
+
+A workload reaches its broker through the broker component's access value (`KafkaCluster.access()`,
+`RabbitmqCluster.access`, `NatsJetStream.access()`; from another stack,
+`PlatformStackReference.kafka_access()`), wrapped in that broker's wiring class (`KafkaWiring`,
+`RabbitmqWiring`, `NatsWiring`, in `event_platform.infra.workloads`). The wiring is everything
+broker-specific about a workload: environment, credentials and mounts (`bind`), KEDA triggers,
+network egress and extra alerts. `EventWorkload` asks the wiring and never checks which broker it
+is; each subclass of `BrokerWiring` registers itself under its `kind` (`WIRINGS`).
+`PlatformWorkloads` declares the stack file's services from one `BrokerHandle` per broker the
+platform runs.
+
+### Adding a broker
+
+A fourth broker (say `redis`) is these files, and no branch anywhere else:
+
+1. `infra/redis.py`: the component that runs it, with a `RedisAccess` value (address, protocol,
+   authentication, CA) it hands out.
+2. `infra/workloads/redis.py`: `RedisWiring(BrokerWiring)` with `kind = "redis"` and its
+   `environment`, `bind`, `triggers`, `egress` (and `alert_rules` if it has its own); imported in
+   `infra/workloads/__init__.py`, which registers it.
+3. `apps/runtime/redis/`: the runtime adapter implementing `Broker` (`apps/runtime/adapter.py`),
+   shaped like `apps/runtime/kafka/`, and its settings model in `apps/runtime/settings.py`, added
+   to `SETTINGS` in `apps/runtime/brokers.py`.
+4. For the platform's own stacks: `redis` settings and presets in `infra/config.py` (and `redis`
+   in `WorkloadConfig.broker`), and a phase in `infra/platform.py` that builds the component and
+   its `BrokerHandle`.
+5. Tests: the broker in the adapter suite's parameters and a test server in
+   `scripts/brokers/` (see tests/apps/).
+
 """
 
 

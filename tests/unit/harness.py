@@ -170,13 +170,28 @@ def run(build: Callable[[], Any], *, stack: str = "dev", config: dict[str, Any] 
             # in this process starts clean.
             loop.run_until_complete(wait_for_rpcs())
             raise
-        loop.run_until_complete(wait_for_rpcs())
+        try:
+            loop.run_until_complete(wait_for_rpcs())
+        except BaseException:
+            # A failed apply leaves the other outputs' tasks queued on this loop: finish them here,
+            # or the next run awaits them on a closed loop.
+            _drain(loop)
+            raise
         if isinstance(built, dict):
             for key, value in built.items():
                 recorder.results[key] = loop.run_until_complete(_resolve(value))
     finally:
         loop.close()
     return recorder
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    from pulumi.runtime.settings import SETTINGS
+
+    while SETTINGS.outputs:
+        pending = list(SETTINGS.outputs)
+        SETTINGS.outputs.clear()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 async def _resolve(value: Any) -> tuple[Any, bool]:

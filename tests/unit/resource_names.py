@@ -9,6 +9,10 @@ Regenerate after adding resources on purpose (or once a rename carries its alias
 
     make snapshot        # = python -m tests.unit.resource_names
 
+A URN that a rename left behind stays in the file, marked ``(former)``, for as long as an alias
+reaches it: stacks deployed before the rename still hold resources under it, so dropping the
+alias fails the test like the rename itself would have.
+
 The URNs are computed the way the engine computes them (the whole parent type chain, without the
 stack's own type), not the way the SDK's mock monitor abbreviates them (only the parent's type).
 """
@@ -33,15 +37,17 @@ class Entry:
     key: str  # the URN without "urn:pulumi:<stack>::<project>::": "<type chain>::<name>"
     parent: str  # the parent's name, "-" for a child of the stack
     read: bool  # read with `Resource.get`, never created by the stack
+    former: bool = False  # no longer the URN of a resource, but an alias of one reaches it
 
     def line(self) -> str:
-        return f"{self.key}  parent={self.parent}" + ("  (read)" if self.read else "")
+        return f"{self.key}  parent={self.parent}" + ("  (read)" if self.read else "") + (
+            "  (former)" if self.former else "")
 
     @staticmethod
     def parse(line: str) -> Entry:
         key, rest = line.split("  parent=", 1)
-        parent, _, flag = rest.partition("  ")
-        return Entry(key, parent, flag == "(read)")
+        parent, *flags = rest.split("  ")
+        return Entry(key, parent, "(read)" in flags, "(former)" in flags)
 
 
 class Names:
@@ -119,8 +125,9 @@ def problems(stack: str, recorder: Recorder) -> str | None:
     """None when the program's resources match the snapshot; otherwise what changed, readably."""
     names = Names(recorder.registrations)
     current = {entry.key: entry for entry in names.entries()}
-    expected = {entry.key: entry for entry in read_snapshot(stack)}
-    aliased = {key: names.key(reg) for reg in recorder.registrations.values() for key in names.alias_keys(reg)}
+    snapshot = read_snapshot(stack)
+    expected = {entry.key: entry for entry in snapshot}
+    aliased = _aliased(names)
     replaced = [key for key in expected if key not in current and key not in aliased]
     renamed = {key: aliased[key] for key in expected if key not in current and key in aliased}
     added = [key for key in current if key not in expected and key not in renamed.values()]
@@ -139,17 +146,31 @@ def problems(stack: str, recorder: Recorder) -> str | None:
     if moved:
         report.append("same URN, other parent or read mode:")
         report += [f"  {expected[key].line()}  →  {current[key].line()}" for key in moved]
-    diff = difflib.unified_diff(render(list(expected.values())).splitlines(),
-                                render(list(current.values())).splitlines(),
+    diff = difflib.unified_diff(render(snapshot).splitlines(), render(_with_former(names, snapshot)).splitlines(),
                                 "snapshot", "program", lineterm="", n=0)
     report += ["", "diff:", *diff, "", f"regenerate with: {REGENERATE}"]
     return "\n".join(report)
 
 
+def _aliased(names: Names) -> dict[str, str]:
+    """Every earlier URN an alias reaches → the URN of the resource that carries the alias."""
+    return {key: names.key(reg) for reg in names.registrations.values() for key in names.alias_keys(reg)}
+
+
+def _with_former(names: Names, previous: list[Entry]) -> list[Entry]:
+    """The program's entries, plus the previous snapshot's URNs that only an alias still reaches."""
+    current = names.entries()
+    keys, aliased = {entry.key for entry in current}, _aliased(names)
+    former = [Entry(entry.key, entry.parent, entry.read, former=True)
+              for entry in previous if entry.key not in keys and entry.key in aliased]
+    return sorted([*current, *former], key=lambda entry: entry.key)
+
+
 def write(stack: str, recorder: Recorder) -> Path:
     path = snapshot_path(stack)
+    previous = read_snapshot(stack) if path.exists() else []
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(header(stack) + render(Names(recorder.registrations).entries()), encoding="utf-8")
+    path.write_text(header(stack) + render(_with_former(Names(recorder.registrations), previous)), encoding="utf-8")
     return path
 
 

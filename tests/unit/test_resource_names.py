@@ -75,3 +75,16 @@ def test_a_rename_with_an_alias_passes(dev: Recorder) -> None:
         **registration.__dict__, "name": registration.name + "-x",
         "alias_specs": ((registration.name, registration.type, None),)})
     assert resource_names.problems("dev", Recorder(registrations=registrations)) is None
+
+
+def test_dropping_the_alias_of_a_moved_resource_fails(dev: Recorder) -> None:
+    # The platform's workloads moved under PlatformWorkloads with an alias to their old parent; the
+    # snapshot keeps the old URNs as (former) as long as that alias reaches them.
+    former = [entry for entry in resource_names.read_snapshot("dev") if entry.former]
+    assert any(entry.key.endswith("$eventplatform:workloads:EventWorkload::payment-service") for entry in former)
+    registrations = {urn: resource_names.Registration(**{**reg.__dict__, "alias_specs": ()})
+                     if reg.type == "eventplatform:workloads:EventWorkload" and reg.name == "payment-service" else reg
+                     for urn, reg in dev.registrations.items()}
+    report = resource_names.problems("dev", Recorder(registrations=registrations))
+    assert report is not None
+    assert "  - eventplatform:platform:EventPlatform$eventplatform:workloads:EventWorkload::payment-service" in report
