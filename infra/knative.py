@@ -18,7 +18,8 @@ import pulumi_kubernetes as k8s
 
 from event_platform.infra import artifacts
 from event_platform.infra.base import MANAGED_BY, child, custom_resource, restricted_container_security
-from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of, settled
+from event_platform.infra.kafka import KafkaAccess, KafkaCluster, KafkaUser, KafkaUserArgs, TopicAccess
 
 OPERATOR_API = "operator.knative.dev/v1beta1"
 EVENTING_API = "eventing.knative.dev/v1"
@@ -313,6 +314,35 @@ def kafka_auth_data(user: str | None, password: pulumi.Input[str] | None, tls: b
     if tls and ca_cert is not None:
         data["ca.crt"] = ca_cert
     return data
+
+
+def kafka_credentials(parent: pulumi.Resource, name: str, user_name: str, namespace: pulumi.Input[str],
+                      kafka: KafkaAccess, cluster: KafkaCluster, topics: list[TopicAccess], group: str,
+                      group_pattern: Literal["prefix", "literal"]) -> pulumi.Output[str] | None:
+    """What a Knative Kafka component (the Kafka Broker's data plane, a KafkaSource) authenticates
+    with: with SCRAM a KafkaUser allowed exactly ``topics`` and ``group``, and a Secret in
+    ``namespace`` in the format Knative reads (``kafka_auth_data``). None on a plaintext cluster
+    without authentication. ``cluster`` is the KafkaCluster the user waits for; children of ``parent``."""
+    if not kafka.scram and not kafka.tls:
+        return None
+    password: pulumi.Input[str] | None = None
+    if kafka.scram:
+        password = KafkaUser(
+            name,
+            KafkaUserArgs(namespace=kafka.namespace, cluster_name=kafka.cluster_name, user_name=user_name,
+                          topics=topics, consumer_group=group, group_pattern=group_pattern,
+                          cluster=cluster.kafka),
+            pulumi.ResourceOptions(parent=parent, depends_on=settled([cluster])),
+        ).password
+    data = kafka_auth_data(user_name if password is not None else None, password, kafka.tls, kafka.ca_cert)
+    secret = k8s.core.v1.Secret(
+        f"{name}-kafka-auth",
+        metadata={"name": f"{user_name}-kafka-auth", "namespace": namespace, "labels": MANAGED_BY},
+        string_data=data,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[]),
+    )
+    name_of_secret: pulumi.Output[str] = secret.metadata.apply(lambda m: m["name"])
+    return name_of_secret
 
 
 # --- typed eventing helpers -------------------------------------------------------------------

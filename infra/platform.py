@@ -18,7 +18,6 @@ import pulumi_kubernetes as k8s
 
 from event_platform.infra import artifacts, knative, observability
 from event_platform.infra.alerts import AlertThresholdArgs
-from event_platform.infra.base import MANAGED_BY
 from event_platform.infra.certmanager import CertManager, CertManagerArgs
 from event_platform.infra.charts import ChartTemplating, settled
 from event_platform.infra.config import (
@@ -621,33 +620,14 @@ class EventPlatform(pulumi.ComponentResource):
 
     def _kafka_credentials(self, name: str, user_name: str, namespace: pulumi.Input[str],
                            topics: list[TopicAccess], group: str, pattern: str) -> pulumi.Output[str] | None:
-        """A KafkaUser and a Secret in ``namespace`` in the format Knative's Kafka code reads."""
+        """Knative's credentials for the platform's Kafka (knative.kafka_credentials)."""
         assert self.kafka_cluster is not None
-        kafka = self.config.kafka
-        if kafka.authentication == "none" and not kafka.tls:
+        tls = self.config.kafka.tls
+        access = self.kafka_cluster.access(ca_cert=self._kafka_cluster_ca(f"{user_name}-kafka-auth") if tls else None)
+        if not access.scram and not access.tls:
             return None
-        password: pulumi.Input[str] | None = None
-        if kafka.authentication == "scram-sha-512":
-            password = KafkaUser(
-                name,
-                KafkaUserArgs(namespace=self.kafka_namespace.name, cluster_name=kafka.cluster_name,
-                              user_name=user_name, topics=topics, consumer_group=group,
-                              group_pattern="prefix" if pattern == "prefix" else "literal",
-                              cluster=self.kafka_cluster.kafka),
-                self._opts([self.kafka_cluster]),
-            ).password
-        data = knative.kafka_auth_data(
-            user_name if password is not None else None, password, kafka.tls,
-            self._kafka_cluster_ca(f"{user_name}-kafka-auth") if kafka.tls else None,
-        )
-        secret = k8s.core.v1.Secret(
-            f"{name}-kafka-auth",
-            metadata={"name": f"{user_name}-kafka-auth", "namespace": namespace, "labels": MANAGED_BY},
-            string_data=data,
-            opts=self._opts(),
-        )
-        name_of_secret: pulumi.Output[str] = secret.metadata.apply(lambda m: m["name"])
-        return name_of_secret
+        return knative.kafka_credentials(self, name, user_name, namespace, access, self.kafka_cluster, topics, group,
+                                         "prefix" if pattern == "prefix" else "literal")
 
     def _kafka_cluster_ca(self, needed_by: str) -> pulumi.Output[str] | None:
         """Strimzi's cluster CA certificate, read once the Kafka resource exists (never copied by hand).
