@@ -51,6 +51,20 @@ class OwnsCharts(Protocol):
     charts_ready: pulumi.Output[Sequence[pulumi.Resource]]
 
 
+def with_extra_values(values: dict[str, Any], extra_values: dict[str, Any]) -> dict[str, Any]:
+    """The escape hatch every chart component offers as ``extra_values``: chart values merged over
+    the ones the component sets (nested mappings merge, anything else replaces). Only the mappings
+    on an overridden path are copied: the values may hold Outputs, which cannot be copied."""
+    merged = dict(values)
+    for key, value in extra_values.items():
+        current = merged.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            merged[key] = with_extra_values(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def helm_chart(release_name: str, pin: artifacts.ChartPin, source: artifacts.ArtifactSource,
                templating: ChartTemplating, *, namespace: pulumi.Input[str], values: dict[str, Any],
                skip_crds: bool = False, opts: pulumi.ResourceOptions,

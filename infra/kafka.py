@@ -12,7 +12,7 @@ import pulumi_random as random
 
 from event_platform.infra import artifacts
 from event_platform.infra.base import MANAGED_BY, child, custom_resource, zone_spread
-from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of, with_extra_values
 
 API = "kafka.strimzi.io/v1"
 CLUSTER_LABEL = "strimzi.io/cluster"
@@ -81,6 +81,7 @@ class StrimziOperatorArgs:
     templating: ChartTemplating = field(default_factory=ChartTemplating)
     # A standby replica (Strimzi elects a leader) and a budget, so a drain never stops reconciling.
     high_availability: bool = False
+    extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
 
 
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
@@ -121,12 +122,12 @@ class StrimziOperator(pulumi.ComponentResource):
             name, artifacts.STRIMZI, args.source, args.templating,
             namespace=args.namespace,
             skip_crds=True,
-            values={
+            values=with_extra_values({
                 "watchNamespaces": args.watch_namespaces,
                 "replicas": 2 if args.high_availability else 1,
                 "podDisruptionBudget": {"enabled": args.high_availability},
                 "resources": {"requests": {"cpu": "200m", "memory": "384Mi"}, "limits": {"memory": "384Mi"}},
-            },
+            }, args.extra_values),
             opts=child(self, depends_on=[self.crds]),
         )
         self.charts_ready = ready_of(self.chart)

@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 
 from event_platform.infra import artifacts
 from event_platform.infra.base import MANAGED_BY, child, custom_resource, restricted_container_security
-from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of, settled
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of, settled, with_extra_values
 from event_platform.infra.kafka import KafkaAccess, KafkaCluster, KafkaUser, KafkaUserArgs, TopicAccess
 
 OPERATOR_API = "operator.knative.dev/v1beta1"
@@ -99,6 +99,7 @@ class KnativeOperatorArgs:
     namespace: pulumi.Input[str]
     source: artifacts.ArtifactSource
     templating: ChartTemplating = field(default_factory=ChartTemplating)
+    extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
 
 
 class KnativeOperator(pulumi.ComponentResource):
@@ -116,14 +117,14 @@ class KnativeOperator(pulumi.ComponentResource):
         self.chart = helm_chart(
             "knative-operator", artifacts.KNATIVE_OPERATOR, args.source, args.templating,
             namespace=args.namespace,
-            values={
+            values=with_extra_values({
                 "knative_operator": {
                     # The operator refuses to install on clusters Knative 1.23 does not support.
                     "kubernetes_min_version": MIN_KUBERNETES,
                     "knative_operator": {"containerSecurityContext": container},
                     "operator_webhook": {"containerSecurityContext": container},
                 }
-            },
+            }, args.extra_values),
             opts=pulumi.ResourceOptions(parent=self),
             transformations=[restrict_containers],
         )

@@ -21,7 +21,7 @@ from event_platform.infra.base import (
     restricted_container_security,
     restricted_pod_security,
 )
-from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of, with_extra_values
 
 API = "jetstream.nats.io/v1beta2"
 CLIENT_PORT = 4222
@@ -65,6 +65,7 @@ class NatsArgs:
     # Read the issued CA certificate back (ca_cert); False in render mode, where nothing issues it.
     read_ca: bool = True
     extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
+    controller_extra_values: dict[str, Any] = field(default_factory=dict)  # the same, for the NACK chart
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ class NatsJetStream(pulumi.ComponentResource):
         self.chart = helm_chart(
             args.release_name, artifacts.NATS, args.source, args.templating,
             namespace=args.namespace,
-            values=deep_merge(deep_merge(nats_values(args), authorization_values(self.users)), args.extra_values),
+            values=with_extra_values(deep_merge(nats_values(args), authorization_values(self.users)),
+                                     args.extra_values),
             opts=child(self, depends_on=[users_secret, *certificates], stateful=True, protect=args.protect),
         )
         host = pulumi.Output.from_input(args.namespace).apply(lambda ns: f"{args.release_name}.{ns}.svc")
@@ -124,7 +126,7 @@ class NatsJetStream(pulumi.ComponentResource):
         self.controller = helm_chart(
             f"{args.release_name}-nack", artifacts.NACK, args.source, args.templating,
             namespace=args.namespace,
-            values={
+            values=with_extra_values({
                 "namespaced": True,
                 # No URL: the controller connects per stream through the Account below, which
                 # carries its credentials from the Secret (the chart's URL flag cannot).
@@ -133,7 +135,7 @@ class NatsJetStream(pulumi.ComponentResource):
                 "containerSecurityContext": restricted_container_security(),
                 "readOnly": True,
                 "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}},
-            },
+            }, args.controller_extra_values),
             opts=child(self, depends_on=[self.chart]),
         )
         self.charts_ready = ready_of(self.chart, self.controller)

@@ -85,8 +85,16 @@ A fourth broker (say `redis`) is these files, and no branch anywhere else:
 4. For the platform's own stacks: `redis` settings and presets in `infra/config.py` (and `redis`
    in `WorkloadConfig.broker`), and a phase in `infra/platform.py` that builds the component and
    its `BrokerHandle`.
-5. Tests: the broker in the adapter suite's parameters and a test server in
-   `scripts/brokers/` (see tests/apps/).
+5. Tests: a test server in `scripts/brokers/` and the broker in `BROKERS` and the `broker`
+   fixture of `tests/apps/conftest.py`: the conformance suite every adapter must pass
+   (`tests/apps/test_broker_contract.py`) and the pipeline tests then run on it.
+
+## Extra chart values
+
+Every component that installs a Helm chart (`CertManager`, `StrimziOperator`, `Keda`,
+`KnativeOperator`, `NatsJetStream`, `MonitoringStack`) takes `extra_values`: chart values merged
+over the ones it sets (nested mappings merge, anything else replaces), for what its typed args do
+not cover (`NatsJetStream` also takes `controller_extra_values` for its NACK chart).
 
 """
 
