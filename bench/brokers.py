@@ -432,9 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     out = RESULTS / f"brokers-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(report, indent=2))
     kafka = kafka_summary()
-    from bench.engine import with_engine_section  # the engine bench's own section stays
+    from bench.engine import with_kept_sections  # the history and the engine bench's section stay
 
-    README.write_text(with_engine_section(markdown(([kafka] if kafka else []) + summaries, when)))
+    README.write_text(with_kept_sections(markdown(([kafka] if kafka else []) + summaries, when)))
     print(f"\n{report['seconds']}s; results in {out.relative_to(REPO)}, table in {README.relative_to(REPO)}")
     return 0
 
@@ -446,9 +446,9 @@ def write_table_from_results() -> int:
         return 1
     report = json.loads(newest[-1].read_text())
     kafka = kafka_summary()
-    from bench.engine import with_engine_section  # the engine bench's own section stays
+    from bench.engine import with_kept_sections  # the history and the engine bench's section stay
 
-    README.write_text(with_engine_section(markdown(([kafka] if kafka else []) + report["brokers"], report["when"])))
+    README.write_text(with_kept_sections(markdown(([kafka] if kafka else []) + report["brokers"], report["when"])))
     print(f"{README.relative_to(REPO)} rewritten from {newest[-1].name}")
     return 0
 

@@ -92,6 +92,19 @@ README = REPO / "bench" / "README.md"
 BEGIN, END = "<!-- engine: written by python -m bench.engine -->", "<!-- /engine -->"
 
 
+HISTORY_BEGIN, HISTORY_END = "<!-- history: written by hand, kept by the generators -->", "<!-- /history -->"
+
+
+def with_kept_sections(text: str) -> str:
+    """A freshly generated bench/README.md ``text`` with what the README has now kept: the history
+    of earlier runs (written by hand) and the engine section."""
+    current = README.read_text() if README.exists() else ""
+    if HISTORY_BEGIN in current and HISTORY_BEGIN not in text:
+        history = current[current.index(HISTORY_BEGIN):current.index(HISTORY_END) + len(HISTORY_END)]
+        text = text.rstrip() + "\n\n" + history + "\n"
+    return with_engine_section(text)
+
+
 def with_engine_section(text: str, section: str | None = None) -> str:
     """``text`` (bench/README.md) with the engine section replaced by ``section``, or, when None,
     with the section the README has now kept (bench/brokers.py rewrites the rest of the file)."""
