@@ -32,11 +32,10 @@ import base64
 import concurrent.futures
 import json
 import logging
-import random
 import ssl
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -66,6 +65,8 @@ from event_platform.apps.runtime.envelope import ContentMode, HeaderValue, WireM
 from event_platform.apps.runtime.events import EventRegistry
 from event_platform.apps.runtime.jetstream_publish import AckCollector, Burst
 from event_platform.apps.runtime.jetstream_pull import Puller
+from event_platform.apps.runtime.recent import RECENT_IDS, RecentIds
+from event_platform.apps.runtime.retry import connect_with_backoff_async
 from event_platform.apps.runtime.settings import NatsSettings
 from event_platform.apps.runtime.topology import stream_name
 
@@ -78,7 +79,6 @@ MSG_ID = "Nats-Msg-Id"
 DUPLICATE_WINDOW_S = 120.0
 PUBLISH_TIMEOUT_S = 10.0
 MAX_IN_FLIGHT = 1_000
-RECENT_IDS = 20_000
 FETCH_WAIT_S = 0.5
 FETCH_BATCH = 500
 ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}"
@@ -157,18 +157,10 @@ async def connect(settings: NatsSettings, name: str) -> NatsClient:
         options["user_credentials"] = str(settings.credentials_file)
     if settings.ca_file:
         options["tls"] = ssl.create_default_context(cafile=str(settings.ca_file))
-    deadline = time.monotonic() + settings.connect_timeout_s
-    delay = 0.1
-    while True:
-        try:
-            # Bounded: with unlimited reconnect attempts nats-py retries a first connect forever.
-            remaining = max(0.5, deadline - time.monotonic())
-            return await asyncio.wait_for(nats.connect(**options), timeout=remaining)
-        except NATS_ERRORS as error:
-            if time.monotonic() + delay > deadline:
-                raise BrokerError(f"cannot connect to NATS at {settings.url}: {error!r}") from error
-            await asyncio.sleep(random.uniform(0, delay))
-            delay = min(delay * 2, 2.0)
+    # Each attempt is bounded: with unlimited reconnect attempts nats-py retries a first connect forever.
+    return await connect_with_backoff_async(
+        lambda remaining: asyncio.wait_for(nats.connect(**options), timeout=max(0.5, remaining)), NATS_ERRORS,
+        settings.connect_timeout_s, lambda error: BrokerError(f"cannot connect to NATS at {settings.url}: {error!r}"))
 
 
 async def ensure_stream(js: JetStreamContext, topic: str, replicas: int = 1) -> str:
@@ -365,7 +357,7 @@ class NatsConsumer(Consumer):
         self._cond = threading.Condition()
         self._pending: deque[tuple[str, Msg]] = deque()  # fetched, not yet polled
         self._held: dict[tuple[str, int], Msg] = {}  # polled, not yet completed
-        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._recent = RecentIds(RECENT_IDS)
         self._closing = False
         self._streams: set[str] = set()
         self._fetchers: list[asyncio.Task[None]] = []
@@ -509,9 +501,7 @@ class NatsConsumer(Consumer):
         for message in messages:
             event_id = (message.headers or {}).get(ID_HEADER)
             if event_id is not None:
-                self._recent[event_id] = None
-        while len(self._recent) > RECENT_IDS:
-            self._recent.popitem(last=False)
+                self._recent.add(event_id)
 
     async def _complete(self, messages: Sequence[Msg], outputs: Sequence[OutboundRecord]) -> None:
         for topic in {output.topic for output in outputs} - self._streams:

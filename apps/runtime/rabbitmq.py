@@ -34,7 +34,7 @@ import random
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -58,6 +58,8 @@ from event_platform.apps.runtime.adapter import (
 from event_platform.apps.runtime.bindings import CONTENT_TYPE, AmqpCodec
 from event_platform.apps.runtime.envelope import ContentMode, HeaderValue, WireMessage, header_text
 from event_platform.apps.runtime.events import EventRegistry
+from event_platform.apps.runtime.recent import RECENT_IDS, RecentIds
+from event_platform.apps.runtime.retry import connect_with_backoff
 from event_platform.apps.runtime.settings import RabbitMQSettings
 from event_platform.apps.runtime.topology import dead_letter_exchange, group_queue
 
@@ -66,7 +68,6 @@ log = logging.getLogger(__name__)
 PERSISTENT = 2
 FENCE_HEADER = "x-eventplatform-fence"
 STREAM_PREFETCH = 1_000
-RECENT_IDS = 20_000
 SEND_TIMEOUT_S = 30.0
 BATCH = 500  # queued publishes confirmed together
 CONFIRM_POLL_S = 0.001
@@ -86,16 +87,10 @@ def connect(settings: RabbitMQSettings, *, heartbeat_s: int | None = None,
     parameters.heartbeat = settings.heartbeat_s if heartbeat_s is None else heartbeat_s
     parameters.blocked_connection_timeout = 30
     parameters.socket_timeout = 5
-    deadline = time.monotonic() + (settings.connect_timeout_s if timeout_s is None else timeout_s)
-    delay = 0.1
-    while True:
-        try:
-            return pika.BlockingConnection(parameters)
-        except AMQP_ERRORS as error:
-            if time.monotonic() + delay > deadline:
-                raise BrokerError(f"cannot connect to RabbitMQ at {_safe(settings.url)}: {error!r}") from error
-            time.sleep(random.uniform(0, delay))
-            delay = min(delay * 2, 2.0)
+    return connect_with_backoff(
+        lambda: pika.BlockingConnection(parameters), AMQP_ERRORS,
+        settings.connect_timeout_s if timeout_s is None else timeout_s,
+        lambda error: BrokerError(f"cannot connect to RabbitMQ at {_safe(settings.url)}: {error!r}"))
 
 
 def _safe(url: str) -> str:
@@ -430,7 +425,7 @@ class RabbitMQConsumer(Consumer):
         self._dead: deque[tuple[Basic.Deliver, BasicProperties, bytes]] = deque()
         self._dead_letter_topic = dead_letter_topic
         self._delivery_limit = settings.delivery_limit
-        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._recent = RecentIds(RECENT_IDS)
         self._declared: set[str] = set()
         # Delivery tags polled and not yet acknowledged, with their message ids (the event ids).
         self._held: dict[int, str | None] = {}
@@ -565,9 +560,7 @@ class RabbitMQConsumer(Consumer):
             raise BrokerError(f"completing {len(records)} records failed: {error!r}") from error
         for event_id in event_ids:
             if event_id is not None:
-                self._recent[event_id] = None
-        while len(self._recent) > RECENT_IDS:
-            self._recent.popitem(last=False)
+                self._recent.add(event_id)
 
     def _ack(self, tags: Sequence[int]) -> None:
         """One `multiple` ack when the batch is everything held up to its last tag (the usual
