@@ -306,7 +306,7 @@ async def _consume_plain_nats(job: dict[str, Any]) -> dict[str, Any]:
     import nats.errors
     from nats.js import api
 
-    from event_platform.apps.runtime.nats import stream_name
+    from event_platform.apps.runtime.topology import stream_name
 
     client = await nats.connect(job["url"])
     js = client.jetstream()

@@ -80,8 +80,10 @@ A fourth broker (say `redis`) is these files, and no branch anywhere else:
    `environment`, `bind`, `triggers`, `egress` (and `alert_rules` if it has its own); imported in
    `infra/workloads/__init__.py`, which registers it.
 3. `apps/runtime/redis/`: the runtime adapter implementing `Broker` (`apps/runtime/adapter.py`),
-   shaped like `apps/runtime/kafka/`, and its settings model in `apps/runtime/settings.py`, added
-   to `SETTINGS` in `apps/runtime/brokers.py`.
+   a package shaped like `apps/runtime/kafka/`, `rabbitmq/` and `nats/` (connection, wire,
+   publisher, consumer, log, broker; recent-id dedup in `recent.py` and connecting with backoff
+   in `retry.py` are shared), its settings model in `apps/runtime/settings.py`, and its line in
+   `ADAPTERS` (`apps/runtime/brokers.py`).
 4. For the platform's own stacks: `redis` settings and presets in `infra/config.py` (and `redis`
    in `WorkloadConfig.broker`), and a phase in `infra/platform.py` that builds the component and
    its `BrokerHandle`.

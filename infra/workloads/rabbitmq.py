@@ -38,7 +38,7 @@ class RabbitmqWiring(BrokerWiring):
         # name needs all three rights.
         pattern = exact_names_pattern(topics.rabbitmq_names())
         # Log readers fence a stream by publishing a marker straight into it through the default
-        # exchange (event_platform/apps/runtime/rabbitmq.py RabbitMQLogReader): write on amq.default, no more.
+        # exchange (event_platform/apps/runtime/rabbitmq/ RabbitMQLogReader): write on amq.default, no more.
         writes = exact_names_pattern([*topics.rabbitmq_names(), "amq.default"])
         user = RabbitmqUser(
             f"{workload.resource_name}-rabbitmq-user",

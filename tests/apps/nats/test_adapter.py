@@ -16,8 +16,9 @@ from event_platform.apps.orders.events import ORDER_EVENTS
 from event_platform.apps.runtime import deadletter
 from event_platform.apps.runtime.adapter import BrokerError, OutboundRecord
 from event_platform.apps.runtime.envelope import ContentMode
-from event_platform.apps.runtime.nats import NatsBroker, stream_name
+from event_platform.apps.runtime.nats import NatsBroker
 from event_platform.apps.runtime.settings import NatsSettings
+from event_platform.apps.runtime.topology import stream_name
 from scripts.brokers.local_nats import LocalNats
 from tests.apps.support.adapters import event, poll_until, publish
 from tests.apps.support.servers import NatsUnderTest, wait_until

@@ -13,8 +13,9 @@ from event_platform.apps.orders.events import ORDER_EVENTS
 from event_platform.apps.runtime import deadletter
 from event_platform.apps.runtime.adapter import BrokerError, OutboundRecord
 from event_platform.apps.runtime.envelope import ContentMode, WireMessage
-from event_platform.apps.runtime.rabbitmq import RabbitMQBroker, group_queue
+from event_platform.apps.runtime.rabbitmq import RabbitMQBroker
 from event_platform.apps.runtime.settings import RabbitMQSettings
+from event_platform.apps.runtime.topology import group_queue
 from scripts.brokers.local_rabbitmq import LocalRabbitMQ
 from tests.apps.support.adapters import event, poll_until, publish
 from tests.apps.support.servers import RabbitMQUnderTest, wait_until

@@ -26,15 +26,15 @@ import pytest
 from event_platform.apps.orders.topics import TopicSpec, pipeline_topics
 from event_platform.apps.runtime.adapter import InboundRecord, OutboundRecord
 from event_platform.apps.runtime.envelope import WireMessage
-from event_platform.apps.runtime.nats import NatsBroker, NatsLogReader, NatsPublisher, stream_name
+from event_platform.apps.runtime.nats import NatsBroker, NatsLogReader, NatsPublisher
 from event_platform.apps.runtime.rabbitmq import (
     RabbitMQBroker,
     RabbitMQLogReader,
     RabbitMQPublisher,
     declare_topics,
-    group_queue,
 )
 from event_platform.apps.runtime.settings import NatsSettings, RabbitMQSettings
+from event_platform.apps.runtime.topology import group_queue, stream_name
 from scripts.brokers.local_nats import LocalNats, NatsUnavailable
 from scripts.brokers.local_rabbitmq import LocalRabbitMQ, RabbitMQUnavailable
 from tests.apps.support.brokers import BrokerUnderTest
