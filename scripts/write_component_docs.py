@@ -84,9 +84,10 @@ A fourth broker (say `redis`) is these files, and no branch anywhere else:
    publisher, consumer, log, broker; recent-id dedup in `recent.py` and connecting with backoff
    in `retry.py` are shared), its settings model in `apps/runtime/settings.py`, and its line in
    `ADAPTERS` (`apps/runtime/brokers.py`).
-4. For the platform's own stacks: `redis` settings and presets in `infra/config.py` (and `redis`
-   in `WorkloadConfig.broker`), and a phase in `infra/platform.py` that builds the component and
-   its `BrokerHandle`.
+4. For the platform's own stacks: `redis` settings and presets in `infra/config/` (model and
+   presets; a workload's `broker` accepts what the runtime's `BrokerKind` lists, so `redis` goes
+   there once), and a phase in `infra/platform.py` that builds the component and its
+   `BrokerHandle`.
 5. Tests: a test server in `scripts/brokers/` and the broker in `BROKERS` and the `broker`
    fixture of `tests/apps/conftest.py`: the conformance suite every adapter must pass
    (`tests/apps/test_broker_contract.py`) and the pipeline tests then run on it.

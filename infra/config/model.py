@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from event_platform.apps.runtime.settings import BrokerKind
 from event_platform.apps.runtime.topology import stream_name
 from event_platform.infra.wiring import ScalingPlan, wiring_problems
 
@@ -320,7 +321,7 @@ class WorkloadConfig(Strict):
     name: str = Field(pattern=_DNS_LABEL, max_length=50)
     module: str = Field(pattern=r"^[a-z_][a-z0-9_.]*$", description="python -m <module> runs the service")
     role: Literal["consumer", "producer"] = "consumer"
-    broker: Literal["kafka", "rabbitmq", "nats"] = "kafka"
+    broker: BrokerKind = "kafka"  # the runtime's own list of brokers (BROKER)
     consumes: list[str] = Field(default_factory=list, description="topics (queue, stream) it consumes as a group")
     reads: list[str] = Field(default_factory=list, description="topics it replays without a group (event sourcing)")
     produces: list[str] = Field(default_factory=list)
