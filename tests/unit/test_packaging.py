@@ -57,3 +57,30 @@ def test_importing_the_package_imports_no_pulumi() -> None:
     output = _python("import sys, event_platform, event_platform.apps.runtime.settings\n"
                      "print(sorted(m for m in sys.modules if m.split('.')[0] in {'pulumi', 'pulumi_kubernetes'}))")
     assert output.splitlines()[0] == "[]"
+
+
+def _imports(path: str) -> set[str]:
+    import ast
+
+    tree = ast.parse((REPO / path).read_text())
+    found = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    return found | {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+
+
+def test_the_platform_and_its_workloads_component_do_not_import_each_other_both_ways() -> None:
+    # platform.py composes PlatformWorkloads from typed args; the component knows nothing of it.
+    assert "event_platform.infra.platform_workloads" in _imports("infra/platform.py")
+    assert not {m for m in _imports("infra/platform_workloads.py") if m.startswith("event_platform.infra.platform")
+                and m != "event_platform.infra.platform_workloads"}
+
+
+def test_the_workload_component_never_asks_which_broker_it_has() -> None:
+    # Everything broker-specific is the wiring's (infra/workloads/kafka.py, rabbitmq.py, nats.py).
+    import ast
+
+    for module in ("component", "autoscaling", "monitoring", "environment", "args"):
+        tree = ast.parse((REPO / "infra" / "workloads" / f"{module}.py").read_text())
+        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        names |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+        assert "isinstance" not in names, module
+        assert not {name for name in names if name.startswith(("Kafka", "Rabbitmq", "Nats"))}, module
