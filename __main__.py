@@ -2,9 +2,9 @@
 
 import pulumi
 
-from infra.outputs import export_platform_outputs
-from infra.platform import EventPlatform, kubernetes_provider
-from infra.stack import load_stack_config
+from event_platform.infra.outputs import export_platform_outputs
+from event_platform.infra.platform import EventPlatform, kubernetes_provider
+from event_platform.infra.stack import load_stack_config
 
 config = load_stack_config()
 provider = kubernetes_provider(config, pulumi.get_stack())

@@ -1,7 +1,7 @@
 """Order load generator: posts a burst of orders to order-service, then exits (a CronJob).
 
-    python -m apps.generator                      # settings from the environment
-    python -m apps.generator --count 500 --rate 50 --url http://localhost:8000
+    python -m event_platform.apps.generator                      # settings from the environment
+    python -m event_platform.apps.generator --count 500 --rate 50 --url http://localhost:8000
 
 A deterministic mix (by sequence number) of orders that confirm, orders whose payment is
 declined and orders for a SKU that is out of stock, so every saga path carries load. Each order
@@ -24,10 +24,10 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from apps.runtime import logs
-from apps.runtime.settings import load
+from event_platform.apps.runtime import logs
+from event_platform.apps.runtime.settings import load
 
-log = logging.getLogger("apps.generator")
+log = logging.getLogger("event_platform.apps.generator")
 
 
 class GeneratorSettings(BaseSettings):
@@ -88,7 +88,8 @@ def run(settings: GeneratorSettings) -> Counter[int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m apps.generator", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m event_platform.apps.generator",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int)
     parser.add_argument("--rate", type=float, help="orders per second")
     parser.add_argument("--url")

@@ -29,14 +29,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from apps.runtime.adapter import Broker, Consumer, InboundRecord, OutboundRecord  # noqa: E402
-from apps.runtime.envelope import Envelope  # noqa: E402
-from apps.runtime.metrics import Metrics  # noqa: E402
-from apps.runtime.processor import Processor, ProcessorOptions  # noqa: E402
-from apps.runtime.publisher import EventPublisher  # noqa: E402
-from apps.runtime.service import Emit, Service  # noqa: E402
-from apps.runtime.settings import NatsSettings, RabbitMQSettings  # noqa: E402
 from bench.events import REGISTRY, OrderPlacedV1, payload_fields  # noqa: E402
+from event_platform.apps.runtime.adapter import Broker, Consumer, InboundRecord, OutboundRecord  # noqa: E402
+from event_platform.apps.runtime.envelope import Envelope  # noqa: E402
+from event_platform.apps.runtime.metrics import Metrics  # noqa: E402
+from event_platform.apps.runtime.processor import Processor, ProcessorOptions  # noqa: E402
+from event_platform.apps.runtime.publisher import EventPublisher  # noqa: E402
+from event_platform.apps.runtime.service import Emit, Service  # noqa: E402
+from event_platform.apps.runtime.settings import NatsSettings, RabbitMQSettings  # noqa: E402
 
 POLL_RECORDS = 500
 GROUP_PREFIX = "bench"
@@ -44,10 +44,10 @@ GROUP_PREFIX = "bench"
 
 def runtime_broker(job: dict[str, Any]) -> Broker:
     if job["broker"] == "rabbitmq":
-        from apps.runtime.rabbitmq import RabbitMQBroker
+        from event_platform.apps.runtime.rabbitmq import RabbitMQBroker
 
         return RabbitMQBroker(RabbitMQSettings(url=job["url"]), prefetch=POLL_RECORDS)
-    from apps.runtime.nats import NatsBroker
+    from event_platform.apps.runtime.nats import NatsBroker
 
     return NatsBroker(NatsSettings(url=job["url"]), prefetch=2 * POLL_RECORDS)
 
@@ -306,7 +306,7 @@ async def _consume_plain_nats(job: dict[str, Any]) -> dict[str, Any]:
     import nats.errors
     from nats.js import api
 
-    from apps.runtime.nats import stream_name
+    from event_platform.apps.runtime.topology import stream_name
 
     client = await nats.connect(job["url"])
     js = client.jetstream()

@@ -34,13 +34,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from apps.runtime.nats import NatsBroker  # noqa: E402
-from apps.runtime.rabbitmq import RabbitMQBroker, declare_topics  # noqa: E402
-from apps.runtime.settings import NatsSettings, RabbitMQSettings  # noqa: E402
 from bench import sections  # noqa: E402
 from bench.broker_loops import event  # noqa: E402
 from bench.events import REGISTRY  # noqa: E402
 from bench.phases import Phases  # noqa: E402
+from event_platform.apps.runtime.nats import NatsBroker  # noqa: E402
+from event_platform.apps.runtime.rabbitmq import RabbitMQBroker, declare_topics  # noqa: E402
+from event_platform.apps.runtime.settings import NatsSettings, RabbitMQSettings  # noqa: E402
 from scripts.brokers.local_nats import LocalNats  # noqa: E402
 from scripts.brokers.local_rabbitmq import LocalRabbitMQ  # noqa: E402
 
@@ -111,7 +111,7 @@ class BrokerBench:
         broker = self.runtime_broker()
         publisher = broker.publisher()
         codec = broker.codec(REGISTRY)
-        from apps.runtime.adapter import OutboundRecord
+        from event_platform.apps.runtime.adapter import OutboundRecord
 
         for seq in range(count):
             publisher.publish(OutboundRecord(topic, codec.encode(event(seq))))
@@ -207,7 +207,7 @@ class NatsBench(BrokerBench):
     def prepare(self, topic: str, group: str) -> None:
         publisher = self.runtime_broker().publisher()  # creates the stream on first use
         publisher.close()
-        from apps.runtime.nats import ensure_stream
+        from event_platform.apps.runtime.nats import ensure_stream
 
         async def create() -> None:
             import nats

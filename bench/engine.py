@@ -109,7 +109,7 @@ def markdown(r: dict[str, Any], when: str) -> str:
         "under the mock monitor), the provider templating seven charts, and the size of the objects: the "
         "render holds 54 CRDs of up to 0.8 MB each, which every step serialises between program, engine "
         "and provider. A render adds writing 500+ files and the state once (about 17 MB), then "
-        "`policy.check_render` (schema validation of every object against Kubernetes' or its CRD's "
+        "`event_platform.policy.check_render` (schema validation of every object against Kubernetes' or its CRD's "
         "schema).",
     ])
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from apps.runtime.events import EventPayload, EventRegistry
+from event_platform.apps.runtime.events import EventPayload, EventRegistry
 
 NOTE = "x" * 80  # ~200-byte payloads, like a small business event
 

@@ -18,15 +18,20 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from apps.runtime.adapter import InboundRecord, OutboundRecord
-from apps.runtime.envelope import Envelope, KafkaCodec
-from apps.runtime.kafka import KafkaBroker, KafkaConsumerAdapter, client_options, durable_producer_options
-from apps.runtime.metrics import Metrics
-from apps.runtime.processor import Processor, ProcessorOptions
-from apps.runtime.publisher import EventPublisher
-from apps.runtime.service import Emit, Service
-from apps.runtime.settings import KafkaSettings
 from bench.events import REGISTRY, OrderPlacedV1, payload_fields
+from event_platform.apps.runtime.adapter import InboundRecord, OutboundRecord
+from event_platform.apps.runtime.envelope import Envelope, KafkaCodec
+from event_platform.apps.runtime.kafka import (
+    KafkaBroker,
+    KafkaConsumerAdapter,
+    client_options,
+    durable_producer_options,
+)
+from event_platform.apps.runtime.metrics import Metrics
+from event_platform.apps.runtime.processor import Processor, ProcessorOptions
+from event_platform.apps.runtime.publisher import EventPublisher
+from event_platform.apps.runtime.service import Emit, Service
+from event_platform.apps.runtime.settings import KafkaSettings
 
 POLL_RECORDS = 500
 @dataclass

@@ -35,9 +35,9 @@ if str(REPO) not in sys.path:
 
 from kafka.admin import KafkaAdminClient  # noqa: E402
 
-from apps.runtime.settings import KafkaSettings  # noqa: E402
 from bench import loops  # noqa: E402
 from bench.phases import Phases  # noqa: E402
+from event_platform.apps.runtime.settings import KafkaSettings  # noqa: E402
 from scripts.brokers.local_kafka import LocalKafka  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"

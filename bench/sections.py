@@ -1,7 +1,8 @@
 """Sections of bench/README.md that one benchmark writes and every other benchmark keeps.
 
 bench/brokers.py writes the whole file (the broker table); bench/engine.py and
-bench/cluster_lifecycle.py each own one section between markers named after the module.
+bench/cluster_lifecycle.py each own one section between markers named after the module; the
+history of earlier runs is written by hand between its own markers.
 """
 
 from __future__ import annotations
@@ -9,11 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 README = Path(__file__).resolve().parent / "README.md"
-OWNED = ("engine", "cluster_lifecycle")
+BEGIN = {
+    "history": "<!-- history: written by hand, kept by the generators -->",
+    "engine": "<!-- engine: written by python -m bench.engine -->",
+    "cluster_lifecycle": "<!-- cluster_lifecycle: written by python -m bench.cluster_lifecycle -->",
+}
 
 
 def markers(name: str) -> tuple[str, str]:
-    return f"<!-- {name}: written by python -m bench.{name} -->", f"<!-- /{name} -->"
+    return BEGIN[name], f"<!-- /{name} -->"
 
 
 def _without(text: str, name: str) -> str:
@@ -40,7 +45,7 @@ def replace(text: str, name: str, body: str) -> str:
 
 def keep_all(text: str) -> str:
     """``text`` (a new README) carrying every owned section the README has now."""
-    for name in OWNED:
+    for name in BEGIN:
         section = _current(name)
         if section is not None:
             text = _without(text, name).rstrip() + "\n\n" + section + "\n"

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.charts import settled
+from event_platform.infra.charts import settled
 
 PART_OF_LABEL = "app.kubernetes.io/part-of"
 PART_OF = "event-platform"
@@ -19,7 +19,7 @@ def child(parent: pulumi.Resource, *, depends_on: list[pulumi.Resource] | None =
           stateful: bool = False, protect: bool = False) -> pulumi.ResourceOptions:
     """Options for a component's child.
 
-    ``depends_on`` waits for every object of the charts it names (``infra.charts.settled``).
+    ``depends_on`` waits for every object of the charts it names (``event_platform.infra.charts.settled``).
     Stateful children of a protected platform (brokers, node pools, topics, streams) are both
     protected against `pulumi destroy` and retained in the cluster if their definition is ever
     removed from the program, so a refactor can never delete data.

@@ -9,8 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import artifacts
-from infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra import artifacts
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of, with_extra_values
 
 WEBHOOK_PORT = 10250
 
@@ -22,6 +22,7 @@ class CertManagerArgs:
     templating: ChartTemplating = field(default_factory=ChartTemplating)
     # Two replicas of each Deployment behind budgets: its webhook admits every cert-manager object.
     high_availability: bool = False
+    extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
 
 
 class CertManager(pulumi.ComponentResource):
@@ -35,7 +36,7 @@ class CertManager(pulumi.ComponentResource):
         self.chart = helm_chart(
             "cert-manager", artifacts.CERT_MANAGER, args.source, args.templating,
             namespace=args.namespace,
-            values=cert_manager_values(args.high_availability),
+            values=with_extra_values(cert_manager_values(args.high_availability), args.extra_values),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.charts_ready = ready_of(self.chart)

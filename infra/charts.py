@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import artifacts
+from event_platform.infra import artifacts
 
 # The Kubernetes version charts are templated for when no API server answers (render mode);
 # the Kubernetes schema the render checks validate against is the same release line.
@@ -49,6 +49,20 @@ class OwnsCharts(Protocol):
     """A component whose charts' objects all exist once ``charts_ready`` resolves."""
 
     charts_ready: pulumi.Output[Sequence[pulumi.Resource]]
+
+
+def with_extra_values(values: dict[str, Any], extra_values: dict[str, Any]) -> dict[str, Any]:
+    """The escape hatch every chart component offers as ``extra_values``: chart values merged over
+    the ones the component sets (nested mappings merge, anything else replaces). Only the mappings
+    on an overridden path are copied: the values may hold Outputs, which cannot be copied."""
+    merged = dict(values)
+    for key, value in extra_values.items():
+        current = merged.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            merged[key] = with_extra_values(current, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def helm_chart(release_name: str, pin: artifacts.ChartPin, source: artifacts.ArtifactSource,

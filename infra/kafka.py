@@ -10,9 +10,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra import artifacts
-from infra.base import MANAGED_BY, child, custom_resource, zone_spread
-from infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra import artifacts
+from event_platform.infra.base import MANAGED_BY, child, custom_resource, zone_spread
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of, with_extra_values
 
 API = "kafka.strimzi.io/v1"
 CLUSTER_LABEL = "strimzi.io/cluster"
@@ -84,6 +84,7 @@ class StrimziOperatorArgs:
     # Deleting a CRD deletes every object of its kind: a protected platform leaves Strimzi's
     # CRDs (and so its Kafka clusters, node pools, topics and users) in the cluster when it goes.
     keep_crds: bool = False
+    extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
 
 
 class StrimziOperator(pulumi.ComponentResource):
@@ -105,12 +106,12 @@ class StrimziOperator(pulumi.ComponentResource):
             name, artifacts.STRIMZI, args.source, args.templating,
             namespace=args.namespace,
             skip_crds=True,
-            values={
+            values=with_extra_values({
                 "watchNamespaces": args.watch_namespaces,
                 "replicas": 2 if args.high_availability else 1,
                 "podDisruptionBudget": {"enabled": args.high_availability},
                 "resources": {"requests": {"cpu": "200m", "memory": "384Mi"}, "limits": {"memory": "384Mi"}},
-            },
+            }, args.extra_values),
             opts=child(self, depends_on=[self.crds]),
         )
         self.charts_ready = ready_of(self.chart)
@@ -138,6 +139,25 @@ class KafkaClusterArgs:
     wait_ready: bool = False
 
 
+@dataclass(frozen=True)
+class KafkaAccess:
+    """How a client reaches a KafkaCluster: address, protocol, authentication, CA, and the topic
+    settings a client's own topics get. ``KafkaCluster.access()`` fills it in; a program on another
+    stack fills it in from that stack's outputs (PlatformStackReference)."""
+
+    bootstrap_servers: pulumi.Input[str]
+    cluster_name: str
+    namespace: pulumi.Input[str]  # the cluster's namespace (KafkaUser/KafkaTopic live there)
+    port: int = PLAIN_PORT
+    scram: bool = False  # SCRAM-SHA-512 users (KafkaUser) authenticate the clients
+    tls: bool = False
+    # The cluster CA certificate (PEM) a client verifies the listener with; required with tls.
+    ca_cert: pulumi.Input[str] | None = None
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+    protect: bool = False  # a client's own topics are protected like the cluster's
+
+
 class KafkaCluster(pulumi.ComponentResource):
     """A KRaft Kafka cluster: the Kafka resource, its node pools and its metrics config."""
 
@@ -150,6 +170,7 @@ class KafkaCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: KafkaClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("eventplatform:kafka:KafkaCluster", name, None, opts)
         self.cluster_name = args.cluster_name
+        self._args = args
         deps = [args.operator] if args.operator else []
         metrics = k8s.core.v1.ConfigMap(
             f"{name}-metrics",
@@ -177,6 +198,17 @@ class KafkaCluster(pulumi.ComponentResource):
             lambda ns: f"{args.cluster_name}-kafka-bootstrap.{ns}.svc:{self.listener_port}"
         )
         self.register_outputs({"bootstrap_servers": self.bootstrap_servers})
+
+    def access(self, ca_cert: pulumi.Input[str] | None = None) -> KafkaAccess:
+        """What a client needs to reach this cluster; ``ca_cert`` (Strimzi's cluster CA, read once
+        the cluster exists) is required when the listener speaks TLS."""
+        args = self._args
+        return KafkaAccess(
+            bootstrap_servers=self.bootstrap_servers, cluster_name=args.cluster_name, namespace=args.namespace,
+            port=self.listener_port, scram=args.authentication == "scram-sha-512", tls=args.tls, ca_cert=ca_cert,
+            replication_factor=args.replication_factor, min_insync_replicas=args.min_insync_replicas,
+            protect=args.protect,
+        )
 
 
 def kafka_spec(args: KafkaClusterArgs) -> dict[str, Any]:

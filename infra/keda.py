@@ -9,9 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import artifacts
-from infra.base import deep_merge
-from infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra import artifacts
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of, with_extra_values
 
 WEBHOOK_PORT = 9443
 METRICS_API_PORT = 6443
@@ -42,7 +41,7 @@ class Keda(pulumi.ComponentResource):
         self.chart = helm_chart(
             "keda", artifacts.KEDA, args.source, args.templating,
             namespace=args.namespace,
-            values=deep_merge({
+            values=with_extra_values({
                 "crds": {"install": True},
                 "operator": {"replicaCount": args.replicas},
                 "metricsServer": {"replicaCount": args.replicas},

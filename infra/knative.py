@@ -16,9 +16,10 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import artifacts
-from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security
-from infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra import artifacts
+from event_platform.infra.base import MANAGED_BY, child, custom_resource, restricted_container_security
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of, settled, with_extra_values
+from event_platform.infra.kafka import KafkaAccess, KafkaCluster, KafkaUser, KafkaUserArgs, TopicAccess
 
 OPERATOR_API = "operator.knative.dev/v1beta1"
 EVENTING_API = "eventing.knative.dev/v1"
@@ -98,6 +99,7 @@ class KnativeOperatorArgs:
     namespace: pulumi.Input[str]
     source: artifacts.ArtifactSource
     templating: ChartTemplating = field(default_factory=ChartTemplating)
+    extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
 
 
 class KnativeOperator(pulumi.ComponentResource):
@@ -115,14 +117,14 @@ class KnativeOperator(pulumi.ComponentResource):
         self.chart = helm_chart(
             "knative-operator", artifacts.KNATIVE_OPERATOR, args.source, args.templating,
             namespace=args.namespace,
-            values={
+            values=with_extra_values({
                 "knative_operator": {
                     # The operator refuses to install on clusters Knative 1.23 does not support.
                     "kubernetes_min_version": MIN_KUBERNETES,
                     "knative_operator": {"containerSecurityContext": container},
                     "operator_webhook": {"containerSecurityContext": container},
                 }
-            },
+            }, args.extra_values),
             opts=pulumi.ResourceOptions(parent=self),
             transformations=[restrict_containers],
         )
@@ -313,6 +315,35 @@ def kafka_auth_data(user: str | None, password: pulumi.Input[str] | None, tls: b
     if tls and ca_cert is not None:
         data["ca.crt"] = ca_cert
     return data
+
+
+def kafka_credentials(parent: pulumi.Resource, name: str, user_name: str, namespace: pulumi.Input[str],
+                      kafka: KafkaAccess, cluster: KafkaCluster, topics: list[TopicAccess], group: str,
+                      group_pattern: Literal["prefix", "literal"]) -> pulumi.Output[str] | None:
+    """What a Knative Kafka component (the Kafka Broker's data plane, a KafkaSource) authenticates
+    with: with SCRAM a KafkaUser allowed exactly ``topics`` and ``group``, and a Secret in
+    ``namespace`` in the format Knative reads (``kafka_auth_data``). None on a plaintext cluster
+    without authentication. ``cluster`` is the KafkaCluster the user waits for; children of ``parent``."""
+    if not kafka.scram and not kafka.tls:
+        return None
+    password: pulumi.Input[str] | None = None
+    if kafka.scram:
+        password = KafkaUser(
+            name,
+            KafkaUserArgs(namespace=kafka.namespace, cluster_name=kafka.cluster_name, user_name=user_name,
+                          topics=topics, consumer_group=group, group_pattern=group_pattern,
+                          cluster=cluster.kafka),
+            pulumi.ResourceOptions(parent=parent, depends_on=settled([cluster])),
+        ).password
+    data = kafka_auth_data(user_name if password is not None else None, password, kafka.tls, kafka.ca_cert)
+    secret = k8s.core.v1.Secret(
+        f"{name}-kafka-auth",
+        metadata={"name": f"{user_name}-kafka-auth", "namespace": namespace, "labels": MANAGED_BY},
+        string_data=data,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[]),
+    )
+    name_of_secret: pulumi.Output[str] = secret.metadata.apply(lambda m: m["name"])
+    return name_of_secret
 
 
 # --- typed eventing helpers -------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """PushService: a runtime service that a Knative Broker delivers events to over HTTP.
 
 Broker → Trigger (attribute filter, delivery: retry, backoff, per-attempt timeout, dead-letter
-sink) → Kubernetes Service → the runtime's push receiver (`apps.runtime.push`). A plain
+sink) → Kubernetes Service → the runtime's push receiver (`event_platform.apps.runtime.push`). A plain
 Deployment rather than a Knative Service: the Broker's dispatcher then talks to the pods
 directly, so the NetworkPolicy can admit exactly that dispatcher (no activator or ingress
 gateway in the path), and the probes, metrics port and drain behave as for every other workload.
@@ -10,7 +10,7 @@ Optionally a second Trigger routes one PingSource's heartbeats to the receiver's
 path, which proves the whole delivery path every minute (`knative_heartbeats_total`).
 
 The same component declares the dead-letter Broker's subscriber (`role="dead-letter-log"`,
-`apps.runtime.dead_letter_log`): a Trigger without a filter (every dead letter) and without a
+`event_platform.apps.runtime.dead_letter_log`): a Trigger without a filter (every dead letter) and without a
 dead-letter sink of its own (in prod the dead-letter Broker's Kafka topic keeps them anyway).
 """
 
@@ -22,9 +22,9 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import knative
-from infra.alerts import service_failure_rules
-from infra.base import MANAGED_BY, child, custom_resource, runtime_pod_spec, zone_spread
+from event_platform.infra import knative
+from event_platform.infra.alerts import service_failure_rules
+from event_platform.infra.base import MANAGED_BY, child, custom_resource, runtime_pod_spec, zone_spread
 
 PUSH_PORT = 8000
 HEALTH_PORT = 8080

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.base import MANAGED_BY
+from event_platform.infra.base import MANAGED_BY
 
 PLATFORM_NAMESPACE_LABEL = "eventplatform.io/platform"
 

@@ -12,8 +12,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra import artifacts
-from infra.base import (
+from event_platform.infra import artifacts
+from event_platform.infra.base import (
     MANAGED_BY,
     child,
     custom_resource,
@@ -21,7 +21,7 @@ from infra.base import (
     restricted_container_security,
     restricted_pod_security,
 )
-from infra.charts import ChartTemplating, helm_chart, keep_crds, ready_of
+from event_platform.infra.charts import ChartTemplating, helm_chart, keep_crds, ready_of, with_extra_values
 
 API = "jetstream.nats.io/v1beta2"
 CLIENT_PORT = 4222
@@ -65,6 +65,22 @@ class NatsArgs:
     # Read the issued CA certificate back (ca_cert); False where cert-manager never runs (render, local).
     read_ca: bool = True
     extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
+    controller_extra_values: dict[str, Any] = field(default_factory=dict)  # the same, for the NACK chart
+
+
+@dataclass(frozen=True)
+class NatsAccess:
+    """How a client reaches a NatsJetStream; ``NatsJetStream.access()`` fills it in. Each client's
+    password is its own (``NatsJetStream.password_of``)."""
+
+    url: pulumi.Input[str]
+    monitoring_endpoint: pulumi.Input[str]  # host:port of the servers' monitoring endpoint (KEDA reads it)
+    namespace: pulumi.Input[str]
+    # The CA of the servers' TLS certificates (PEM) when the client port speaks TLS.
+    ca_cert: pulumi.Input[str] | None = None
+    stream_replicas: int = 1  # of the streams a client creates itself (dead letters, effects bucket)
+    account: str = "$G"
+    client_port: int = CLIENT_PORT
 
 
 class NatsJetStream(pulumi.ComponentResource):
@@ -100,7 +116,8 @@ class NatsJetStream(pulumi.ComponentResource):
         self.chart = helm_chart(
             args.release_name, artifacts.NATS, args.source, args.templating,
             namespace=args.namespace,
-            values=deep_merge(deep_merge(nats_values(args), authorization_values(self.users)), args.extra_values),
+            values=with_extra_values(deep_merge(nats_values(args), authorization_values(self.users)),
+                                     args.extra_values),
             opts=child(self, depends_on=[users_secret, *certificates], stateful=True, protect=args.protect),
         )
         host = pulumi.Output.from_input(args.namespace).apply(lambda ns: f"{args.release_name}.{ns}.svc")
@@ -109,7 +126,7 @@ class NatsJetStream(pulumi.ComponentResource):
         self.controller = helm_chart(
             f"{args.release_name}-nack", artifacts.NACK, args.source, args.templating,
             namespace=args.namespace,
-            values={
+            values=with_extra_values({
                 "namespaced": True,
                 # No URL: the controller connects per stream through the Account below, which
                 # carries its credentials from the Secret (the chart's URL flag cannot).
@@ -118,7 +135,7 @@ class NatsJetStream(pulumi.ComponentResource):
                 "containerSecurityContext": restricted_container_security(),
                 "readOnly": True,
                 "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}},
-            },
+            }, args.controller_extra_values),
             # The Stream CRD: a protected platform's streams outlive the controller.
             transformations=[keep_crds] if args.protect else [],
             opts=child(self, depends_on=[self.chart]),
@@ -142,7 +159,16 @@ class NatsJetStream(pulumi.ComponentResource):
         )
         for stream in args.streams:
             self._stream(name, args, stream)
+        self._args = args
         self.register_outputs({"url": self.url, "monitoring_endpoint": self.monitoring_endpoint})
+
+    def access(self, ca_cert: pulumi.Input[str] | None = None) -> NatsAccess:
+        """What a client needs to reach the servers; ``ca_cert`` defaults to the CA read from the
+        cluster (``ca_cert``), which render mode cannot read."""
+        args = self._args
+        return NatsAccess(url=self.url, monitoring_endpoint=self.monitoring_endpoint, namespace=args.namespace,
+                          ca_cert=ca_cert if ca_cert is not None else self.ca_cert,
+                          stream_replicas=min(args.replicas, 3))
 
     def _certificates(self, name: str, args: NatsArgs) -> list[pulumi.Resource]:
         """A CA of the server's own (self-signed, in this namespace) and the server certificate it

@@ -22,10 +22,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra import artifacts
-from infra.alerts import AlertThresholdArgs, alert_groups
-from infra.base import MANAGED_BY, child, restricted_container_security
-from infra.charts import ChartTemplating, helm_chart, ready_of
+from event_platform.infra import artifacts
+from event_platform.infra.alerts import AlertThresholdArgs, alert_groups
+from event_platform.infra.base import MANAGED_BY, child, restricted_container_security
+from event_platform.infra.charts import ChartTemplating, helm_chart, ready_of, with_extra_values
 
 MONITORING_API = "monitoring.coreos.com/v1"
 RELEASE = "kps"
@@ -74,6 +74,7 @@ class MonitoringStackArgs:
     # of Helm-hook Jobs, which a v4 Chart never runs.
     cert_manager: pulumi.Resource | None = None
     templating: ChartTemplating = field(default_factory=ChartTemplating)
+    extra_values: dict[str, Any] = field(default_factory=dict)  # merged over the chart values we set
 
 
 class MonitoringStack(pulumi.ComponentResource):
@@ -103,7 +104,7 @@ class MonitoringStack(pulumi.ComponentResource):
         self.chart = helm_chart(
             RELEASE, artifacts.KUBE_PROMETHEUS_STACK, args.source, args.templating,
             namespace=args.namespace,
-            values=stack_values(args, self.grafana_admin_secret),
+            values=with_extra_values(stack_values(args, self.grafana_admin_secret), args.extra_values),
             # Prometheus' and Alertmanager's volumes hold the history; guard them in prod.
             opts=child(self, depends_on=deps, stateful=True, protect=args.protect),
         )

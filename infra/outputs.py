@@ -10,9 +10,12 @@ new keys keep the version. The keys are documented in README.md ("Use from your 
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 import pulumi
+
+from event_platform.infra.config import build_config
+from event_platform.infra.kafka import PLAIN_PORT, TLS_PORT, KafkaAccess
 
 OUTPUTS_VERSION = 1
 
@@ -136,6 +139,36 @@ class PlatformStackReference:
     @property
     def kafka(self) -> pulumi.Output[KafkaOutputs]:
         return self.require("kafka")
+
+    def kafka_access(self, environment: Literal["dev", "prod"],
+                     ca_cert: pulumi.Input[str] | None = None) -> KafkaAccess:
+        """How to reach the platform's Kafka, for a KafkaWiring in this program.
+
+        What decides resources (cluster name, protocol, authentication, replication) must be known
+        before anything is declared, and a StackReference's outputs are not: those come from the
+        platform's preset for ``environment``, the address and namespace from the stack's outputs,
+        and the update fails, naming the difference, if the platform stack overrode the preset.
+        With TLS (prod), ``ca_cert`` is the cluster CA: the Secret ``kafka.ca_secret`` names.
+        """
+        platform = build_config(environment, {})
+        preset = platform.kafka
+        expected = {"cluster_name": preset.cluster_name, "tls": preset.tls, "authentication": preset.authentication}
+
+        def checked(kafka: KafkaOutputs) -> str:
+            found = {key: kafka.get(key) for key in expected}
+            if found != expected:
+                raise IncompatiblePlatformOutputs(
+                    f"platform stack {self.stack} runs Kafka with {found}, the {environment} preset with "
+                    f"{expected}; fix: build the KafkaAccess from the platform's actual settings")
+            return kafka["bootstrap_servers"]
+
+        return KafkaAccess(
+            bootstrap_servers=self.kafka.apply(checked), cluster_name=preset.cluster_name,
+            namespace=self.namespaces.apply(lambda n: n["kafka"]),
+            port=TLS_PORT if preset.tls else PLAIN_PORT, scram=preset.authentication == "scram-sha-512",
+            tls=preset.tls, ca_cert=ca_cert, replication_factor=preset.replication_factor,
+            min_insync_replicas=preset.min_insync_replicas, protect=platform.protect_stateful,
+        )
 
     @property
     def kafka_password(self) -> pulumi.Output[str]:

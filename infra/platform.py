@@ -16,13 +16,18 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import artifacts, knative, observability
-from infra.alerts import AlertThresholdArgs
-from infra.base import MANAGED_BY
-from infra.certmanager import CertManager, CertManagerArgs
-from infra.charts import ChartTemplating, settled
-from infra.config import KnativeKafkaSourceConfig, KnativePushServiceConfig, PlatformConfig
-from infra.kafka import (
+from event_platform.infra import artifacts, knative, observability
+from event_platform.infra.alerts import AlertThresholdArgs
+from event_platform.infra.certmanager import CertManager, CertManagerArgs
+from event_platform.infra.charts import ChartTemplating, settled
+from event_platform.infra.config import (
+    KnativeKafkaSourceConfig,
+    KnativePushServiceConfig,
+    PlatformConfig,
+    WorkloadConfig,
+    nats_stream_for,
+)
+from event_platform.infra.kafka import (
     KafkaCluster,
     KafkaClusterArgs,
     KafkaStorage,
@@ -34,13 +39,14 @@ from infra.kafka import (
     StrimziOperatorArgs,
     TopicAccess,
 )
-from infra.keda import Keda, KedaArgs
-from infra.knative_push import Heartbeat, PushService, PushServiceArgs
-from infra.local import local_cluster_transform
-from infra.namespaces import NamespaceArgs, PlatformNamespace
-from infra.nats import NatsArgs, NatsJetStream, StreamSpec
-from infra.platform_workloads import declare_workloads
-from infra.rabbitmq import RabbitmqCluster, RabbitmqClusterArgs, RabbitmqOperators, RabbitmqOperatorsArgs
+from event_platform.infra.keda import Keda, KedaArgs
+from event_platform.infra.knative_push import Heartbeat, PushService, PushServiceArgs
+from event_platform.infra.local import local_cluster_transform
+from event_platform.infra.namespaces import NamespaceArgs, PlatformNamespace
+from event_platform.infra.nats import NatsArgs, NatsJetStream, StreamSpec
+from event_platform.infra.platform_workloads import BrokerHandle, PlatformWorkloads, PlatformWorkloadsArgs
+from event_platform.infra.rabbitmq import RabbitmqCluster, RabbitmqClusterArgs, RabbitmqOperators, RabbitmqOperatorsArgs
+from event_platform.infra.workloads import CA_NOT_YET_ISSUED, KafkaWiring, NatsWiring, RabbitmqWiring
 
 # What the local target leaves out, because only a running Knative operator defines these kinds.
 LOCAL_KNATIVE_LEFT_OUT = ["Broker", "Trigger", "PingSource", "KafkaSource", "Kafka Broker configuration",
@@ -103,7 +109,7 @@ class EventPlatform(pulumi.ComponentResource):
             # A render is reviewed and may be committed: it must not carry credentials.
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transforms=[redact_secret_values]))
         if config.target == "local":
-            # Every child inherits it: webhooks and operator-readiness waits off (infra.local).
+            # Every child inherits it: webhooks and operator-readiness waits off (event_platform.infra.local).
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transforms=[local_cluster_transform]))
         super().__init__("eventplatform:platform:EventPlatform", name, None, opts)
         self.config = config
@@ -117,6 +123,9 @@ class EventPlatform(pulumi.ComponentResource):
         self.keda: Keda | None = None
         self.rabbitmq_cluster: RabbitmqCluster | None = None
         self.nats_jetstream: NatsJetStream | None = None
+        # What each broker gives the workloads (filled in by its phase): PlatformWorkloads' input.
+        self.broker_handles: dict[str, BrokerHandle] = {}
+        self.workloads: PlatformWorkloads | None = None
         if config.observability.enabled:
             self._monitoring_stack()
         if config.kafka.enabled:
@@ -130,7 +139,7 @@ class EventPlatform(pulumi.ComponentResource):
         if config.knative.enabled:
             self._knative()
         if config.workloads.enabled:
-            declare_workloads(self)
+            self._workloads()
         if config.observability.enabled:
             self._monitors()
         self.register_outputs(self.outputs)
@@ -216,6 +225,7 @@ class EventPlatform(pulumi.ComponentResource):
             self._opts([operator]),
         )
         self.kafka_cluster = cluster
+        self.broker_handles["kafka"] = BrokerHandle(cluster, self._kafka_wiring)
         topics = []
         for topic in cfg.topics:
             names = [topic.name, f"{topic.name}.dlq"] if topic.dead_letter else [topic.name]
@@ -293,6 +303,7 @@ class EventPlatform(pulumi.ComponentResource):
             self._opts([namespace, operators]),
         )
         self.rabbitmq_cluster = cluster
+        self.broker_handles["rabbitmq"] = BrokerHandle(cluster, self._rabbitmq_wiring)
         self.outputs["rabbitmq"] = {
             "amqp_url": cluster.amqp_url,
             "management_url": cluster.management_url,
@@ -329,6 +340,7 @@ class EventPlatform(pulumi.ComponentResource):
             ),
             self._after_monitoring([namespace, *([cert_manager] if cert_manager else [])]),
         )
+        self.broker_handles["nats"] = BrokerHandle(nats, self._nats_wiring)
         self.outputs["nats"] = {
             "url": nats.url,
             "monitoring_endpoint": nats.monitoring_endpoint,
@@ -344,6 +356,66 @@ class EventPlatform(pulumi.ComponentResource):
                     self._after_monitoring([namespace, cert_manager]))
         self.keda = keda
         self.outputs["keda"] = {"namespace": namespace.name}
+
+    # --- workloads -----------------------------------------------------------------------
+
+    def _workloads(self) -> None:
+        cfg = self.config.workloads
+        namespace = self._namespace("apps", name=cfg.namespace, allow_platform_ingress=False)
+        self.workloads = PlatformWorkloads(
+            "platform-workloads",
+            PlatformWorkloadsArgs(
+                config=cfg, environment=self.config.environment, namespace=namespace, brokers=self.broker_handles,
+                monitoring_namespace=NAMESPACES["monitoring"],
+                rule_labels=dict(observability.SELECTOR_LABELS) if self.monitoring else None,
+                keda=self.keda.chart if self.keda else None,
+                # Their PodMonitors and PrometheusRules need the monitoring stack's CRDs first.
+                depends_on=[self.monitoring] if self.monitoring else [],
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.outputs["workloads"] = self.workloads.outputs
+
+    def _kafka_wiring(self, service: WorkloadConfig) -> KafkaWiring:
+        assert self.kafka_cluster is not None
+        kafka = self.config.kafka
+        partitions = {t.name: t.partitions for t in kafka.topics}
+        consumed = [partitions[t] for t in service.consumes if t in partitions]
+        # The cluster CA for the workload's copy; where no operator runs it never exists, so the copy
+        # is declared without it (CA_NOT_YET_ISSUED) and the gap is reported by name.
+        ca = self._kafka_cluster_ca(f"{service.name}-kafka-ca") if kafka.tls else None
+        return KafkaWiring(
+            access=self.kafka_cluster.access(ca_cert=CA_NOT_YET_ISSUED if kafka.tls and ca is None else ca),
+            consumes=service.consumes, partitions=min(consumed) if consumed else None, produces=service.produces,
+            reads=service.reads, effects_journal=service.effects_journal, auto_offset_reset=service.auto_offset_reset,
+        )
+
+    def _rabbitmq_wiring(self, service: WorkloadConfig) -> RabbitmqWiring:
+        assert self.rabbitmq_cluster is not None
+        limits = {t.name: t.delivery_limit for t in self.config.rabbitmq.topics}
+        return RabbitmqWiring(
+            access=self.rabbitmq_cluster.access, consumes=service.consumes, produces=service.produces,
+            reads=service.reads, effects_journal=service.effects_journal,
+            # One limit per process: the strictest among the topics it consumes.
+            delivery_limit=min([limits[t] for t in service.consumes if t in limits] or [5]),
+        )
+
+    def _nats_wiring(self, service: WorkloadConfig) -> NatsWiring:
+        nats = self.nats_jetstream
+        assert nats is not None
+        cfg = self.config.nats
+        # The config check guarantees a stream per topic (config.nats_stream_for); never a bare next().
+        streams = [stream for topic in service.consumes if (stream := nats_stream_for(cfg, topic))]
+        ca: pulumi.Input[str] | None = None
+        if cfg.tls and nats.ca_cert is None:
+            # Only a running cert-manager issues the NATS CA: the copy is declared without it, by name.
+            self.report_gap(f"Secret {service.name}-nats-ca: ca.crt (only a running cert-manager issues the NATS CA)")
+            ca = CA_NOT_YET_ISSUED
+        return NatsWiring(
+            access=nats.access(ca_cert=ca), consumes=service.consumes, produces=service.produces,
+            reads=service.reads, effects_journal=service.effects_journal,
+            max_deliver=min([s.max_deliver for s in streams] or [5]), password=nats.password_of(service.name),
+        )
 
     # --- observability -------------------------------------------------------------------
 
@@ -513,7 +585,8 @@ class EventPlatform(pulumi.ComponentResource):
             "dead-letter-log",
             PushServiceArgs(
                 namespace=events_ns.name, namespace_name=cfg.namespace, service_name="dead-letter-log",
-                image=self.config.workloads.image, command=["python", "-m", "apps.runtime.dead_letter_log"],
+                image=self.config.workloads.image,
+                command=["python", "-m", "event_platform.apps.runtime.dead_letter_log"],
                 environment=self.config.environment, broker=cfg.dead_letter_broker, broker_class=cfg.broker_class,
                 filter={}, role="dead-letter-log", replicas=2 if self.prod else 1,
                 delivery=knative.Delivery(cfg.delivery.retry, cfg.delivery.backoff_policy, cfg.delivery.backoff_delay),
@@ -549,33 +622,14 @@ class EventPlatform(pulumi.ComponentResource):
 
     def _kafka_credentials(self, name: str, user_name: str, namespace: pulumi.Input[str],
                            topics: list[TopicAccess], group: str, pattern: str) -> pulumi.Output[str] | None:
-        """A KafkaUser and a Secret in ``namespace`` in the format Knative's Kafka code reads."""
+        """Knative's credentials for the platform's Kafka (knative.kafka_credentials)."""
         assert self.kafka_cluster is not None
-        kafka = self.config.kafka
-        if kafka.authentication == "none" and not kafka.tls:
+        tls = self.config.kafka.tls
+        access = self.kafka_cluster.access(ca_cert=self._kafka_cluster_ca(f"{user_name}-kafka-auth") if tls else None)
+        if not access.scram and not access.tls:
             return None
-        password: pulumi.Input[str] | None = None
-        if kafka.authentication == "scram-sha-512":
-            password = KafkaUser(
-                name,
-                KafkaUserArgs(namespace=self.kafka_namespace.name, cluster_name=kafka.cluster_name,
-                              user_name=user_name, topics=topics, consumer_group=group,
-                              group_pattern="prefix" if pattern == "prefix" else "literal",
-                              cluster=self.kafka_cluster.kafka),
-                self._opts([self.kafka_cluster]),
-            ).password
-        data = knative.kafka_auth_data(
-            user_name if password is not None else None, password, kafka.tls,
-            self._kafka_cluster_ca(f"{user_name}-kafka-auth") if kafka.tls else None,
-        )
-        secret = k8s.core.v1.Secret(
-            f"{name}-kafka-auth",
-            metadata={"name": f"{user_name}-kafka-auth", "namespace": namespace, "labels": MANAGED_BY},
-            string_data=data,
-            opts=self._opts(),
-        )
-        name_of_secret: pulumi.Output[str] = secret.metadata.apply(lambda m: m["name"])
-        return name_of_secret
+        return knative.kafka_credentials(self, name, user_name, namespace, access, self.kafka_cluster, topics, group,
+                                         "prefix" if pattern == "prefix" else "literal")
 
     @property
     def operators_run(self) -> bool:

@@ -1,7 +1,7 @@
 """RabbitMQ through the official cluster and messaging-topology operators.
 
 The operators' release manifests carry cert-manager Issuers and Certificates for their
-webhooks, so cert-manager is installed first (infra.certmanager).
+webhooks, so cert-manager is installed first (event_platform.infra.certmanager).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra import artifacts
-from infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, zone_spread
-from infra.namespaces import ingress_policies
+from event_platform.infra import artifacts
+from event_platform.infra.base import MANAGED_BY, child, custom_resource, restricted_container_security, zone_spread
+from event_platform.infra.namespaces import ingress_policies
 
 API = "rabbitmq.com/v1beta1"
 # Where both operators' release manifests install themselves, and their webhook servers' port.
@@ -81,6 +81,18 @@ class RabbitmqClusterArgs:
     operators: RabbitmqOperators | None = None
 
 
+@dataclass(frozen=True)
+class RabbitmqAccess:
+    """How a client reaches a RabbitmqCluster; ``RabbitmqCluster.access`` fills it in. Clients get
+    users of their own (RabbitmqUser), so no credential is part of it."""
+
+    host: pulumi.Input[str]  # the cluster's Service, e.g. events.rabbitmq.svc
+    namespace: pulumi.Input[str]  # the cluster's namespace (User and Permission live there)
+    cluster_name: str
+    amqp_port: int = AMQP_PORT
+    management_port: int = MANAGEMENT_PORT
+
+
 class RabbitmqCluster(pulumi.ComponentResource):
     """A RabbitmqCluster (quorum queues, pause_minority, Prometheus) and its topology."""
 
@@ -116,7 +128,7 @@ class RabbitmqCluster(pulumi.ComponentResource):
         self.default_user_secret = pulumi.Output.from_input(f"{args.cluster_name}-default-user")
 
         # No exchanges or queues here: the runtime declares its topology (apps/BROKERS.md) and
-        # each workload's user may touch exactly its own names (infra.workloads).
+        # each workload's user may touch exactly its own names (event_platform.infra.workloads).
         after = child(self, depends_on=[self.cluster, *topology_deps])
         self.app_user_name = "event-platform-app"
         self.app_user = RabbitmqUser(
@@ -124,6 +136,7 @@ class RabbitmqCluster(pulumi.ComponentResource):
             RabbitmqUserArgs(namespace=args.namespace, cluster_name=args.cluster_name, user_name=self.app_user_name),
             opts=after,
         )
+        self.access = RabbitmqAccess(host=host, namespace=args.namespace, cluster_name=args.cluster_name)
         self.register_outputs({"amqp_url": self.amqp_url, "management_url": self.management_url})
 
 
@@ -203,7 +216,7 @@ class RabbitmqUser(pulumi.ComponentResource):
                 "rabbitmqClusterReference": ref,
                 "vhost": "/",
                 "userReference": {"name": args.user_name},
-                # Workload users get exactly the names their runtime declares (infra.workloads).
+                # Workload users get exactly the names their runtime declares (event_platform.infra.workloads).
                 "permissions": {"configure": args.configure, "write": args.write, "read": args.read},
             },
             child(self, depends_on=[user]), resource_name=f"{name}-permission",

@@ -6,7 +6,7 @@ import os
 
 import pulumi
 
-from infra.config import ConfigError, PlatformConfig, build_config
+from event_platform.infra.config import ConfigError, PlatformConfig, build_config
 
 KNOWN_KEYS = {"environment", "platform"}
 # `make preview` without cluster credentials renders instead of talking to a cluster.

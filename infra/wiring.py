@@ -21,17 +21,19 @@ class ScalingPlan:
     """What a consumer's autoscaling is meant to do, in the terms the guardrails need."""
 
     service: str
-    broker: Literal["kafka", "rabbitmq", "nats"]
+    broker: str  # the wiring's kind (BrokerWiring.kind)
     environment: Literal["dev", "prod"]
     image: str
     min_replicas: int
     max_replicas: int
     activation_threshold: int
-    consumer_group: str | None = None  # the group the service joins (Kafka)
-    scaler_consumer_group: str | None = None  # the group the ScaledObject watches (Kafka)
+    # Set by brokers with consumer groups, offsets and partitions (BrokerWiring.scaling_plan: Kafka);
+    # None where the broker has no such thing, and then the checks below do not apply.
+    consumer_group: str | None = None  # the group the service joins
+    scaler_consumer_group: str | None = None  # the group the ScaledObject watches
     client_offset_reset: str | None = None  # AUTO_OFFSET_RESET of the service
     scaler_offset_reset: str | None = None  # offsetResetPolicy of the scaler
-    partitions: int | None = None  # of the consumed topic (Kafka)
+    partitions: int | None = None  # of the consumed topic
     allow_idle_consumers: bool = False
     batch: bool = False
 
@@ -40,19 +42,19 @@ def wiring_problems(plan: ScalingPlan) -> list[str]:
     """Every guardrail's complaint about ``plan``; empty when it is sound."""
     problems = []
     who = f"workload {plan.service!r}"
-    if plan.broker == "kafka" and plan.partitions is not None and plan.max_replicas > plan.partitions \
+    if plan.partitions is not None and plan.max_replicas > plan.partitions \
             and not plan.allow_idle_consumers:
         problems.append(
             f"{who}: maxReplicaCount {plan.max_replicas} exceeds the {plan.partitions} partitions of its topic; "
             f"replicas beyond {plan.partitions} would sit idle. Lower max_replicas to {plan.partitions}, add "
             "partitions, or set allow_idle_consumers: true"
         )
-    if plan.broker == "kafka" and plan.scaler_consumer_group != plan.consumer_group:
+    if plan.scaler_consumer_group != plan.consumer_group:
         problems.append(
             f"{who}: the ScaledObject watches consumer group {plan.scaler_consumer_group!r} but the service "
             f"consumes as {plan.consumer_group!r}; KEDA would scale on someone else's lag. Use one group"
         )
-    if plan.broker == "kafka" and plan.scaler_offset_reset != plan.client_offset_reset:
+    if plan.scaler_offset_reset != plan.client_offset_reset:
         problems.append(
             f"{who}: KEDA offsetResetPolicy {plan.scaler_offset_reset!r} differs from the client's "
             f"auto_offset_reset {plan.client_offset_reset!r}; lag would be computed from the wrong offset. "

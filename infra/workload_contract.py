@@ -1,6 +1,6 @@
 """The environment a workload's Deployment gives the runtime, checked against the runtime's models.
 
-The runtime's settings models (apps.runtime.settings) are the contract: every variable the
+The runtime's settings models (event_platform.apps.runtime.settings) are the contract: every variable the
 platform sets must be one a model reads, every variable a model requires must be set, and every
 value the platform knows when it declares the workload must pass the model's own validation.
 EventWorkload runs this before it registers anything, so a wiring the runtime could not use
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from apps.orders.config import OrderApiSettings
-from apps.runtime.brokers import SETTINGS
-from apps.runtime.settings import RuntimeSettings, variables
+from event_platform.apps.orders.config import OrderApiSettings
+from event_platform.apps.runtime.brokers import SETTINGS
+from event_platform.apps.runtime.settings import RuntimeSettings, variables
 
 # Values only known at deploy time (an Output or a Secret reference) are validated with a
 # representative value of the right shape; what they really hold is proven end to end in

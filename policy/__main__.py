@@ -22,7 +22,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from policy import rules
+from event_platform.policy import rules
 
 ADVISORY_IN_DEV = {"restricted-pod-security", "resources-set"}
 

@@ -1,7 +1,7 @@
 """Validate a rendered manifest tree, or gate a change by diffing two renders.
 
-    python -m policy.check_render check rendered/prod --environment prod
-    python -m policy.check_render gate base-render/prod rendered/prod
+    python -m event_platform.policy.check_render check rendered/prod --environment prod
+    python -m event_platform.policy.check_render gate base-render/prod rendered/prod
 
 Prints one line per finding (file, object, JSON path, message) and exits 1 if there is any.
 """
@@ -12,8 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from infra import artifacts
-from policy import operator_crds, render
+from event_platform.infra import artifacts
+from event_platform.policy import operator_crds, render
 
 
 def main(argv: list[str] | None = None) -> int:

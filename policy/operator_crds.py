@@ -11,8 +11,8 @@ from __future__ import annotations
 import urllib.request
 from pathlib import Path
 
-from infra import artifacts
-from policy.render import Rendered, load_text
+from event_platform.infra import artifacts
+from event_platform.policy.render import Rendered, load_text
 
 # (apiVersion, kind) of an operator's resource → the CRD manifest it installs.
 INSTALLED_BY = {

@@ -17,7 +17,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from policy import rules
+from event_platform.policy import rules
 
 KUBERNETES_VERSION = "1.36.0"  # the cluster version the platform targets (Knative 1.23 needs >= 1.34)
 

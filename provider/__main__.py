@@ -10,7 +10,7 @@ from pulumi.provider.experimental import component_provider_host
 # Run as a folder (`python provider/`), so the folder itself is on sys.path, not its parent.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from infra import __version__
+from event_platform.infra import __version__
 from provider.components import COMPONENTS, PACKAGE
 
 if __name__ == "__main__":

@@ -19,9 +19,9 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
 
-from infra import artifacts
-from infra import kafka as kafka_mod
-from infra import workloads as workloads_mod
+from event_platform.infra import artifacts
+from event_platform.infra import kafka as kafka_mod
+from event_platform.infra import workloads as workloads_mod
 
 PACKAGE = "eventplatform"
 
@@ -314,22 +314,24 @@ class KafkaWorkload(pulumi.ComponentResource):
             environment="prod" if environment == "prod" else "dev",
             command=list(args["command"]),
             broker=workloads_mod.KafkaWiring(
-                bootstrap_servers=wiring["bootstrap_servers"],
-                cluster_name=wiring["cluster_name"],
-                namespace=wiring["namespace"],
+                access=kafka_mod.KafkaAccess(
+                    bootstrap_servers=wiring["bootstrap_servers"],
+                    cluster_name=wiring["cluster_name"],
+                    namespace=wiring["namespace"],
+                    port=wiring.get("port", kafka_mod.TLS_PORT if tls else kafka_mod.PLAIN_PORT),
+                    scram=wiring.get("scram", False),
+                    tls=tls,
+                    ca_cert=wiring.get("ca_cert"),
+                    replication_factor=wiring.get("replication_factor", 1),
+                    min_insync_replicas=wiring.get("min_insync_replicas", 1),
+                    protect=wiring.get("protect", False),
+                ),
                 consumes=list(wiring.get("consumes", [])),
                 partitions=wiring.get("partitions"),
                 produces=list(wiring.get("produces", [])),
                 reads=list(wiring.get("reads", [])),
                 effects_journal=wiring.get("effects_journal", False),
                 auto_offset_reset="latest" if offset_reset == "latest" else "earliest",
-                scram=wiring.get("scram", False),
-                tls=tls,
-                ca_cert=wiring.get("ca_cert"),
-                port=wiring.get("port", kafka_mod.TLS_PORT if tls else kafka_mod.PLAIN_PORT),
-                replication_factor=wiring.get("replication_factor", 1),
-                min_insync_replicas=wiring.get("min_insync_replicas", 1),
-                protect=wiring.get("protect", False),
             ),
             replicas=args.get("replicas", 1),
             cpu=args.get("cpu", "100m"),

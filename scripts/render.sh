@@ -3,7 +3,7 @@
 # manifests) into rendered/<stack>/ (0-crd/ + 1-manifest/), through the real engine with the
 # Kubernetes provider in render mode — no cluster, no cloud account. It runs in a throw-away copy
 # of the project with its own backend, so the checkout's stack files and real state stay
-# untouched. Then it validates the tree (python -m policy.check_render).
+# untouched. Then it validates the tree (python -m event_platform.policy.check_render).
 set -euo pipefail
 stack=${1:?usage: render.sh STACK}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,4 +43,4 @@ pulumi up --stack "$stack" --yes --non-interactive --skip-preview --suppress-pro
   cat "$work/up.log"; echo "[render] pulumi up in render mode failed (log above)"; exit 1; }
 echo "[render] wrote $(find "$out" -name '*.yaml' | wc -l) files to $out in $((SECONDS - start)) s"
 cd "$root"
-python -m policy.check_render check "$out" --environment "$stack"
+python -m event_platform.policy.check_render check "$out" --environment "$stack"

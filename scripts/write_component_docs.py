@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pulumi
 
-import infra
+import event_platform.infra
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "components.md"
 
@@ -31,7 +31,7 @@ pip install "event-platform @ git+https://<your-git-host>/event-platform.git@v0.
 
 ```python
 import pulumi
-from infra import KafkaTopic, KafkaTopicArgs
+from event_platform.infra import KafkaTopic, KafkaTopicArgs
 
 platform = pulumi.StackReference("my-org/event-platform/prod")
 KafkaTopic("audit", KafkaTopicArgs(
@@ -41,7 +41,7 @@ KafkaTopic("audit", KafkaTopicArgs(
 ```
 
 Components take typed args and never read `pulumi.Config`. Other stacks read the platform
-stack through `PlatformStackReference` (infra.outputs); its outputs contract (`outputs_version`,
+stack through `PlatformStackReference` (event_platform.infra.outputs); its outputs contract (`outputs_version`,
 plain values plain, each credential a secret output of its own: `kafka_password`,
 `rabbitmq_password`, `grafana_admin_password`) is documented in README.md, "Use from your own
 stack", and typed as `PlatformOutputs`.
@@ -54,6 +54,50 @@ renames a component, a child or a type keeps the old identity reachable with
 `pulumi.Alias(...)` on the resource, so an upgrade updates in place and never replaces a broker,
 node pool, topic, stream or volume. Prod stateful children are also `protect`ed and
 `retain_on_delete`, so even a missed alias cannot delete data.
+`tests/unit/resource_names/{dev,prod}.txt` hold every resource's URN in both stacks: a change that
+would give a resource another URN without an alias fails `tests/unit/test_resource_names.py`
+(`make snapshot` regenerates the files once the change is intended).
+
+## Brokers and workloads
+
+A workload reaches its broker through the broker component's access value (`KafkaCluster.access()`,
+`RabbitmqCluster.access`, `NatsJetStream.access()`; from another stack,
+`PlatformStackReference.kafka_access()`), wrapped in that broker's wiring class (`KafkaWiring`,
+`RabbitmqWiring`, `NatsWiring`, in `event_platform.infra.workloads`). The wiring is everything
+broker-specific about a workload: environment, credentials and mounts (`bind`), KEDA triggers,
+network egress and extra alerts. `EventWorkload` asks the wiring and never checks which broker it
+is; each subclass of `BrokerWiring` registers itself under its `kind` (`WIRINGS`).
+`PlatformWorkloads` declares the stack file's services from one `BrokerHandle` per broker the
+platform runs.
+
+### Adding a broker
+
+A fourth broker (say `redis`) is these files, and no branch anywhere else:
+
+1. `infra/redis.py`: the component that runs it, with a `RedisAccess` value (address, protocol,
+   authentication, CA) it hands out.
+2. `infra/workloads/redis.py`: `RedisWiring(BrokerWiring)` with `kind = "redis"` and its
+   `environment`, `bind`, `triggers`, `egress` (and `alert_rules` if it has its own); imported in
+   `infra/workloads/__init__.py`, which registers it.
+3. `apps/runtime/redis/`: the runtime adapter implementing `Broker` (`apps/runtime/adapter.py`),
+   a package shaped like `apps/runtime/kafka/`, `rabbitmq/` and `nats/` (connection, wire,
+   publisher, consumer, log, broker; recent-id dedup in `recent.py` and connecting with backoff
+   in `retry.py` are shared), its settings model in `apps/runtime/settings.py`, and its line in
+   `ADAPTERS` (`apps/runtime/brokers.py`).
+4. For the platform's own stacks: `redis` settings and presets in `infra/config/` (model and
+   presets; a workload's `broker` accepts what the runtime's `BrokerKind` lists, so `redis` goes
+   there once), and a phase in `infra/platform.py` that builds the component and its
+   `BrokerHandle`.
+5. Tests: a test server in `scripts/brokers/` and the broker in `BROKERS` and the `broker`
+   fixture of `tests/apps/conftest.py`: the conformance suite every adapter must pass
+   (`tests/apps/test_broker_contract.py`) and the pipeline tests then run on it.
+
+## Extra chart values
+
+Every component that installs a Helm chart (`CertManager`, `StrimziOperator`, `Keda`,
+`KnativeOperator`, `NatsJetStream`, `MonitoringStack`) takes `extra_values`: chart values merged
+over the ones it sets (nested mappings merge, anything else replaces), for what its typed args do
+not cover (`NatsJetStream` also takes `controller_extra_values` for its NACK chart).
 
 """
 
@@ -72,7 +116,8 @@ def _default(field: dataclasses.Field[object]) -> str:
 
 
 def _args_class(component: type) -> type | None:
-    hints = typing.get_type_hints(component.__init__, vars(infra) | vars(sys.modules[component.__module__]))
+    namespace = vars(event_platform.infra) | vars(sys.modules[component.__module__])
+    hints = typing.get_type_hints(component.__init__, namespace)
     args = hints.get("args")
     return args if isinstance(args, type) and dataclasses.is_dataclass(args) else None
 
@@ -93,7 +138,7 @@ def component_section(component: type) -> str:
 
 
 def render() -> str:
-    components = [getattr(infra, name) for name in infra.__all__]
+    components = [getattr(event_platform.infra, name) for name in event_platform.infra.__all__]
     components = [c for c in components if isinstance(c, type) and issubclass(c, pulumi.ComponentResource)]
     return GUIDE + "## Components\n\n" + "\n".join(component_section(c) for c in components)
 

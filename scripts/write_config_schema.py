@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from infra.config import json_schema
+from event_platform.infra.config import json_schema
 
 target = Path(__file__).resolve().parents[1] / "config.schema.json"
 target.write_text(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")

@@ -17,12 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from apps.orders import topics
-from apps.orders.events import OrderCreatedV1, OrderDetails
-from apps.orders.read_model import ReadModel
-from apps.runtime.adapter import BrokerError
-from apps.runtime.envelope import Envelope
-from apps.runtime.publisher import EventPublisher
+from event_platform.apps.orders import topics
+from event_platform.apps.orders.events import OrderCreatedV1, OrderDetails
+from event_platform.apps.orders.read_model import ReadModel
+from event_platform.apps.runtime.adapter import BrokerError
+from event_platform.apps.runtime.envelope import Envelope
+from event_platform.apps.runtime.publisher import EventPublisher
 
 log = logging.getLogger(__name__)
 SOURCE = "/services/order"

@@ -1,10 +1,10 @@
 """order-audit: writes every order event into the audit log, exactly once per event.
 
 Served on the push path: a Knative Trigger (filter `source: /services/order`) delivers the
-order-service's events from the Broker over HTTP (`apps.runtime.push`), so this service holds no
+order-service's events from the Broker over HTTP (`event_platform.apps.runtime.push`), so this service holds no
 broker connection at all.
 
-    python -m apps.orders.audit_service
+    python -m event_platform.apps.orders.audit_service
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from apps.orders.config import SimulationSettings
-from apps.orders.events import ORDER_EVENTS
-from apps.orders.ports import IdempotentRequest, SimulatedProvider
-from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import Envelope
-from apps.runtime.push_app import PushContext, run_push
-from apps.runtime.service import Emit, Service
-from apps.runtime.settings import load
+from event_platform.apps.orders.config import SimulationSettings
+from event_platform.apps.orders.events import ORDER_EVENTS
+from event_platform.apps.orders.ports import IdempotentRequest, SimulatedProvider
+from event_platform.apps.runtime.effects import EffectGuard
+from event_platform.apps.runtime.envelope import Envelope
+from event_platform.apps.runtime.push_app import PushContext, run_push
+from event_platform.apps.runtime.service import Emit, Service
+from event_platform.apps.runtime.settings import load
 
 UNAVAILABLE_FILE = "audit.unavailable"
 

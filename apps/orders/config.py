@@ -1,4 +1,4 @@
-"""Settings specific to the order pipeline (on top of apps.runtime.settings)."""
+"""Settings specific to the order pipeline (on top of event_platform.apps.runtime.settings)."""
 
 from __future__ import annotations
 

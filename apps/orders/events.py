@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from apps.runtime.events import EventPayload, EventRegistry
+from event_platform.apps.runtime.events import EventPayload, EventRegistry
 
 SKU = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,39}$", description="stock keeping unit, e.g. SKU-1")
 CancelReason = Literal["out_of_stock", "payment_declined"]

@@ -5,7 +5,7 @@ State (units available per SKU, open reservations) is event-sourced from the ser
 handler emits, in the same transaction that commits the input offsets.
 Stock is one aggregate, so this service runs as a single instance (maxReplicas 1).
 
-    python -m apps.orders.inventory_service
+    python -m event_platform.apps.orders.inventory_service
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from apps.orders import topics
-from apps.orders.config import InventorySettings
-from apps.orders.events import (
+from event_platform.apps.orders import topics
+from event_platform.apps.orders.config import InventorySettings
+from event_platform.apps.orders.events import (
     ORDER_EVENTS,
     LineItem,
     OrderCreatedV1,
@@ -24,13 +24,13 @@ from apps.orders.events import (
     StockReleasedV1,
     StockReservedV1,
 )
-from apps.runtime import app
-from apps.runtime.adapter import Broker
-from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import Codec, Envelope
-from apps.runtime.events import EventPayload, EventRejected
-from apps.runtime.service import Emit, Service
-from apps.runtime.settings import load
+from event_platform.apps.runtime import app
+from event_platform.apps.runtime.adapter import Broker
+from event_platform.apps.runtime.effects import EffectGuard
+from event_platform.apps.runtime.envelope import Codec, Envelope
+from event_platform.apps.runtime.events import EventPayload, EventRejected
+from event_platform.apps.runtime.service import Emit, Service
+from event_platform.apps.runtime.settings import load
 
 SOURCE = "/services/inventory"
 

@@ -1,22 +1,22 @@
 """notification-service: tells the customer how the order ended (one mail per outcome).
 
-    python -m apps.orders.notification_service
+    python -m event_platform.apps.orders.notification_service
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from apps.orders import topics
-from apps.orders.config import SimulationSettings
-from apps.orders.events import ORDER_EVENTS, OrderCancelledV1, OrderConfirmedV1
-from apps.orders.ports import Mailer, Notification, NotificationReceipt, SimulatedMailer
-from apps.runtime import app
-from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import Envelope
-from apps.runtime.events import EventPayload
-from apps.runtime.service import Emit, Service
-from apps.runtime.settings import load
+from event_platform.apps.orders import topics
+from event_platform.apps.orders.config import SimulationSettings
+from event_platform.apps.orders.events import ORDER_EVENTS, OrderCancelledV1, OrderConfirmedV1
+from event_platform.apps.orders.ports import Mailer, Notification, NotificationReceipt, SimulatedMailer
+from event_platform.apps.runtime import app
+from event_platform.apps.runtime.effects import EffectGuard
+from event_platform.apps.runtime.envelope import Envelope
+from event_platform.apps.runtime.events import EventPayload
+from event_platform.apps.runtime.service import Emit, Service
+from event_platform.apps.runtime.settings import load
 
 
 def notification_for(event: EventPayload) -> Notification | None:

@@ -5,24 +5,24 @@ group `order-service`, turning inventory/shipping outcomes into order.confirmed/
 the projector that keeps the read model. Ready when the processor holds partitions and the read
 model has caught up with the logs.
 
-    python -m apps.orders.order_service
+    python -m event_platform.apps.orders.order_service
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from apps.orders import saga, topics
-from apps.orders.api import OrderApi
-from apps.orders.config import OrderApiSettings
-from apps.orders.events import ORDER_EVENTS
-from apps.orders.read_model import Projector, ReadModel
-from apps.runtime import app
-from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import Envelope
-from apps.runtime.publisher import EventPublisher
-from apps.runtime.service import Emit, Service
-from apps.runtime.settings import load
+from event_platform.apps.orders import saga, topics
+from event_platform.apps.orders.api import OrderApi
+from event_platform.apps.orders.config import OrderApiSettings
+from event_platform.apps.orders.events import ORDER_EVENTS
+from event_platform.apps.orders.read_model import Projector, ReadModel
+from event_platform.apps.runtime import app
+from event_platform.apps.runtime.effects import EffectGuard
+from event_platform.apps.runtime.envelope import Envelope
+from event_platform.apps.runtime.publisher import EventPublisher
+from event_platform.apps.runtime.service import Emit, Service
+from event_platform.apps.runtime.settings import load
 
 SOURCE = "/services/order"
 

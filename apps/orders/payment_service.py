@@ -3,23 +3,23 @@
 At most one charge per order, even across redeliveries and restarts: the gateway call goes
 through the effects journal keyed by order id (and that key is the gateway's idempotency key).
 
-    python -m apps.orders.payment_service
+    python -m event_platform.apps.orders.payment_service
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from apps.orders import topics
-from apps.orders.config import SimulationSettings
-from apps.orders.events import ORDER_EVENTS, PaymentAuthorizedV1, PaymentDeclinedV1, StockReservedV1
-from apps.orders.ports import ChargeRequest, ChargeResult, PaymentGateway, SimulatedGateway
-from apps.runtime import app
-from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import Envelope
-from apps.runtime.events import EventPayload
-from apps.runtime.service import Emit, Service
-from apps.runtime.settings import load
+from event_platform.apps.orders import topics
+from event_platform.apps.orders.config import SimulationSettings
+from event_platform.apps.orders.events import ORDER_EVENTS, PaymentAuthorizedV1, PaymentDeclinedV1, StockReservedV1
+from event_platform.apps.orders.ports import ChargeRequest, ChargeResult, PaymentGateway, SimulatedGateway
+from event_platform.apps.runtime import app
+from event_platform.apps.runtime.effects import EffectGuard
+from event_platform.apps.runtime.envelope import Envelope
+from event_platform.apps.runtime.events import EventPayload
+from event_platform.apps.runtime.service import Emit, Service
+from event_platform.apps.runtime.settings import load
 
 SOURCE = "/services/payment"
 

@@ -21,7 +21,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from apps.orders.events import Address
+from event_platform.apps.orders.events import Address
 
 AnswerT = TypeVar("AnswerT", bound=BaseModel)
 

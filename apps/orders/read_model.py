@@ -14,8 +14,8 @@ from enum import IntEnum
 
 from pydantic import BaseModel
 
-from apps.orders import topics
-from apps.orders.events import (
+from event_platform.apps.orders import topics
+from event_platform.apps.orders.events import (
     OrderCancelledV1,
     OrderConfirmedV1,
     OrderCreatedV1,
@@ -26,9 +26,9 @@ from apps.orders.events import (
     StockReleasedV1,
     StockReservedV1,
 )
-from apps.runtime.adapter import Broker, BrokerError
-from apps.runtime.envelope import Codec, Envelope
-from apps.runtime.events import EventPayload, EventRejected
+from event_platform.apps.runtime.adapter import Broker, BrokerError
+from event_platform.apps.runtime.envelope import Codec, Envelope
+from event_platform.apps.runtime.events import EventPayload, EventRejected
 
 log = logging.getLogger(__name__)
 

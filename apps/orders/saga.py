@@ -8,14 +8,14 @@ cancelled order never still holds stock.
 
 from __future__ import annotations
 
-from apps.orders.events import (
+from event_platform.apps.orders.events import (
     OrderCancelledV1,
     OrderConfirmedV1,
     ShipmentScheduledV1,
     StockRejectedV1,
     StockReleasedV1,
 )
-from apps.runtime.events import EventPayload
+from event_platform.apps.runtime.events import EventPayload
 
 
 def decide(event: EventPayload) -> EventPayload | None:

@@ -1,21 +1,21 @@
 """shipping-service: books a shipment for every paid order (once per order).
 
-    python -m apps.orders.shipping_service
+    python -m event_platform.apps.orders.shipping_service
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from apps.orders import topics
-from apps.orders.config import SimulationSettings
-from apps.orders.events import ORDER_EVENTS, PaymentAuthorizedV1, ShipmentScheduledV1
-from apps.orders.ports import Carrier, ShipmentBooking, ShipmentRequest, SimulatedCarrier
-from apps.runtime import app
-from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import Envelope
-from apps.runtime.service import Emit, Service
-from apps.runtime.settings import load
+from event_platform.apps.orders import topics
+from event_platform.apps.orders.config import SimulationSettings
+from event_platform.apps.orders.events import ORDER_EVENTS, PaymentAuthorizedV1, ShipmentScheduledV1
+from event_platform.apps.orders.ports import Carrier, ShipmentBooking, ShipmentRequest, SimulatedCarrier
+from event_platform.apps.runtime import app
+from event_platform.apps.runtime.effects import EffectGuard
+from event_platform.apps.runtime.envelope import Envelope
+from event_platform.apps.runtime.service import Emit, Service
+from event_platform.apps.runtime.settings import load
 
 SOURCE = "/services/shipping"
 

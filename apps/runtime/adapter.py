@@ -1,7 +1,7 @@
 """The broker adapter interface: what the processor needs from any broker.
 
-Kafka implements it in `apps.runtime.kafka`; RabbitMQ and NATS JetStream adapters (part 2)
-implement the same three roles:
+Kafka (`event_platform.apps.runtime.kafka`), RabbitMQ (`.rabbitmq`) and NATS JetStream (`.nats`)
+implement the same three roles; tests/apps/test_broker_contract.py holds every adapter to them:
 
 - `Consumer`: poll inbound records for a consumer group, then `complete` a processed batch,
   publishing its outputs and marking the inputs consumed in one step (Kafka: one transaction;
@@ -17,8 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
-from apps.runtime.envelope import Codec, ContentMode, WireMessage
-from apps.runtime.events import EventRegistry
+from event_platform.apps.runtime.envelope import Codec, ContentMode, WireMessage
+from event_platform.apps.runtime.events import EventRegistry
 
 
 class InboundRecord(NamedTuple):

@@ -14,16 +14,16 @@ from types import FrameType
 
 from pydantic_settings import BaseSettings
 
-from apps.runtime import logs
-from apps.runtime.adapter import Broker
-from apps.runtime.brokers import broker_for, settings_type
-from apps.runtime.effects import EffectGuard
-from apps.runtime.health import HealthServer
-from apps.runtime.metrics import Metrics
-from apps.runtime.processor import Processor, ProcessorOptions
-from apps.runtime.retry import RetryPolicy
-from apps.runtime.service import Service
-from apps.runtime.settings import RuntimeSettings, load_all
+from event_platform.apps.runtime import logs
+from event_platform.apps.runtime.adapter import Broker
+from event_platform.apps.runtime.brokers import broker_for, settings_type
+from event_platform.apps.runtime.effects import EffectGuard
+from event_platform.apps.runtime.health import HealthServer
+from event_platform.apps.runtime.metrics import Metrics
+from event_platform.apps.runtime.processor import Processor, ProcessorOptions
+from event_platform.apps.runtime.retry import RetryPolicy
+from event_platform.apps.runtime.service import Service
+from event_platform.apps.runtime.settings import RuntimeSettings, load_all
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class ServiceContext:
     settings: RuntimeSettings
-    # KafkaSettings, RabbitMQSettings or NatsSettings, per BROKER (apps.runtime.brokers).
+    # KafkaSettings, RabbitMQSettings or NatsSettings, per BROKER (event_platform.apps.runtime.brokers).
     broker_settings: BaseSettings
     broker: Broker
     metrics: Metrics

@@ -21,7 +21,7 @@ from typing import Any
 from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.json import JSONFormat
 
-from apps.runtime.envelope import (
+from event_platform.apps.runtime.envelope import (
     CAUSATION_ID,
     CORRELATION_ID,
     JSON,
@@ -37,7 +37,7 @@ from apps.runtime.envelope import (
     rfc3339,
     text_or_none,
 )
-from apps.runtime.events import EventRegistry, MalformedEvent
+from event_platform.apps.runtime.events import EventRegistry, MalformedEvent
 
 CONTENT_TYPE = "content-type"
 STRUCTURED_JSON = "application/cloudevents+json"

@@ -8,7 +8,7 @@ one JSON log line (attributes, decoded error, data) and counts it in
 `events_dead_lettered_total{service=<the failed subscriber>, reason=<status>}`, the metric the
 workload alerts already watch. It always answers 202: refusing a dead letter would only lose it.
 
-    python -m apps.runtime.dead_letter_log
+    python -m event_platform.apps.runtime.dead_letter_log
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import logging
 import threading
 from urllib.parse import urlsplit
 
-from apps.runtime import logs
-from apps.runtime.app import install_stop_signals
-from apps.runtime.events import MalformedEvent
-from apps.runtime.health import HealthServer
-from apps.runtime.metrics import Metrics
-from apps.runtime.push import ACCEPTED, Answer, http_server, read_cloudevent
-from apps.runtime.push_app import PushSettings
-from apps.runtime.settings import RuntimeSettings, load_all
+from event_platform.apps.runtime import logs
+from event_platform.apps.runtime.app import install_stop_signals
+from event_platform.apps.runtime.events import MalformedEvent
+from event_platform.apps.runtime.health import HealthServer
+from event_platform.apps.runtime.metrics import Metrics
+from event_platform.apps.runtime.push import ACCEPTED, Answer, http_server, read_cloudevent
+from event_platform.apps.runtime.push_app import PushSettings
+from event_platform.apps.runtime.settings import RuntimeSettings, load_all
 
 log = logging.getLogger(__name__)
 MAX_LOGGED_DATA = 4096

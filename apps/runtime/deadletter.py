@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from apps.runtime.adapter import InboundRecord, OutboundRecord
-from apps.runtime.envelope import WireMessage
+from event_platform.apps.runtime.adapter import InboundRecord, OutboundRecord
+from event_platform.apps.runtime.envelope import WireMessage
 
 PREFIX = "dlq."
 REASON = PREFIX + "reason"

@@ -1,7 +1,7 @@
 """Inspect and replay dead letters.
 
-    python -m apps.runtime.dlq list   payment-service.dlq [--json]
-    python -m apps.runtime.dlq replay payment-service.dlq [--offset 3 --offset 7] [--to inventory]
+    python -m event_platform.apps.runtime.dlq list   payment-service.dlq [--json]
+    python -m event_platform.apps.runtime.dlq replay payment-service.dlq [--offset 3 --offset 7] [--to inventory]
 
 `list` prints one line per dead letter (where it came from, why, how often it was tried).
 `replay` re-publishes the original records, byte for byte minus the `dlq.*` headers, to their
@@ -17,10 +17,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from apps.runtime import deadletter
-from apps.runtime.adapter import Broker, InboundRecord, OutboundRecord
-from apps.runtime.bindings import attribute
-from apps.runtime.brokers import broker_from_environment
+from event_platform.apps.runtime import deadletter
+from event_platform.apps.runtime.adapter import Broker, InboundRecord, OutboundRecord
+from event_platform.apps.runtime.bindings import attribute
+from event_platform.apps.runtime.brokers import broker_from_environment
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ def replay(broker: Broker, topic: str, offsets: Sequence[int] = (), to: str | No
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apps.runtime.dlq", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m event_platform.apps.runtime.dlq",
+                                     description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("list", help="print the dead letters of a topic")
     show.add_argument("topic")

@@ -15,8 +15,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from apps.runtime.adapter import EffectsJournal
-from apps.runtime.metrics import Metrics
+from event_platform.apps.runtime.adapter import EffectsJournal
+from event_platform.apps.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 ResultT = TypeVar("ResultT", bound=BaseModel)

@@ -21,7 +21,7 @@ from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.json import JSONFormat
 
-from apps.runtime.events import EventPayload, EventRegistry, MalformedEvent
+from event_platform.apps.runtime.events import EventPayload, EventRegistry, MalformedEvent
 
 JSON = "application/json"
 CORRELATION_ID = "correlationid"

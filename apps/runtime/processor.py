@@ -19,16 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from apps.runtime.adapter import Broker, BrokerError, Consumer, InboundRecord, OutboundRecord
-from apps.runtime.deadletter import Failure, dead_letter
-from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import Codec, Envelope
-from apps.runtime.events import EventRejected
-from apps.runtime.health import Heartbeat
-from apps.runtime.logs import event_ids_var
-from apps.runtime.metrics import Metrics
-from apps.runtime.retry import PermanentError, RetryPolicy
-from apps.runtime.service import Emit, Service
+from event_platform.apps.runtime.adapter import Broker, BrokerError, Consumer, InboundRecord, OutboundRecord
+from event_platform.apps.runtime.deadletter import Failure, dead_letter
+from event_platform.apps.runtime.effects import EffectGuard
+from event_platform.apps.runtime.envelope import Codec, Envelope
+from event_platform.apps.runtime.events import EventRejected
+from event_platform.apps.runtime.health import Heartbeat
+from event_platform.apps.runtime.logs import event_ids_var
+from event_platform.apps.runtime.metrics import Metrics
+from event_platform.apps.runtime.retry import PermanentError, RetryPolicy
+from event_platform.apps.runtime.service import Emit, Service
 
 log = logging.getLogger(__name__)
 

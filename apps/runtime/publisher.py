@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from apps.runtime.adapter import OutboundRecord, Publisher
-from apps.runtime.envelope import Codec, Envelope
-from apps.runtime.metrics import Metrics
+from event_platform.apps.runtime.adapter import OutboundRecord, Publisher
+from event_platform.apps.runtime.envelope import Codec, Envelope
+from event_platform.apps.runtime.metrics import Metrics
 
 COUNT_BATCH = 256
 

@@ -44,12 +44,19 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from prometheus_client import Counter
 
-from apps.runtime.envelope import CAUSATION_ID, CORRELATION_ID, Envelope, WireEvent, attributes_of, text_or_none
-from apps.runtime.events import EventRegistry, EventRejected, MalformedEvent
-from apps.runtime.logs import event_ids_var
-from apps.runtime.metrics import Metrics
-from apps.runtime.retry import PermanentError
-from apps.runtime.service import Service
+from event_platform.apps.runtime.envelope import (
+    CAUSATION_ID,
+    CORRELATION_ID,
+    Envelope,
+    WireEvent,
+    attributes_of,
+    text_or_none,
+)
+from event_platform.apps.runtime.events import EventRegistry, EventRejected, MalformedEvent
+from event_platform.apps.runtime.logs import event_ids_var
+from event_platform.apps.runtime.metrics import Metrics
+from event_platform.apps.runtime.retry import PermanentError
+from event_platform.apps.runtime.service import Service
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Process wiring of a push-served service: settings → logs, metrics, probes, receiver → run.
 
-The pull path (`apps.runtime.app.run`) connects to a broker and polls; here a Knative Trigger
-POSTs each event to `PUSH_PORT`, and the same `Service` handles it (`apps.runtime.push`). The
+The pull path (`event_platform.apps.runtime.app.run`) connects to a broker and polls; here a Knative Trigger
+POSTs each event to `PUSH_PORT`, and the same `Service` handles it (`event_platform.apps.runtime.push`). The
 probes and metrics are the same: `/livez` and `/readyz` on HEALTH_PORT, `/metrics` on
 METRICS_PORT. SIGTERM drains: new deliveries get 503 (the Broker retries them elsewhere), the
 ones in hand finish, then the process exits 0.
@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from apps.runtime import logs
-from apps.runtime.adapter import EffectsJournal
-from apps.runtime.app import install_stop_signals
-from apps.runtime.effects import EffectGuard
-from apps.runtime.health import HealthServer
-from apps.runtime.metrics import Metrics
-from apps.runtime.push import PushReceiver
-from apps.runtime.service import Service
-from apps.runtime.settings import RuntimeSettings, load_all
+from event_platform.apps.runtime import logs
+from event_platform.apps.runtime.adapter import EffectsJournal
+from event_platform.apps.runtime.app import install_stop_signals
+from event_platform.apps.runtime.effects import EffectGuard
+from event_platform.apps.runtime.health import HealthServer
+from event_platform.apps.runtime.metrics import Metrics
+from event_platform.apps.runtime.push import PushReceiver
+from event_platform.apps.runtime.service import Service
+from event_platform.apps.runtime.settings import RuntimeSettings, load_all
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,14 @@ consumers that failed together, so a recovering dependency is not hit in lock-st
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class PermanentError(Exception):
@@ -31,3 +37,43 @@ class RetryPolicy:
         """How long to wait after failed attempt number `attempt` (1-based)."""
         bound = min(self.max_delay_s, self.initial_delay_s * self.multiplier ** (attempt - 1))
         return self.rng.uniform(0, bound)
+
+
+def connect_delays(deadline: float, first_s: float = 0.1, cap_s: float = 2.0) -> Iterator[float]:
+    """Sleeps between connection attempts until ``deadline`` (time.monotonic()): full jitter over a
+    bound doubling from ``first_s`` to ``cap_s``. Ends when the next wait would pass the deadline."""
+    bound = first_s
+    while time.monotonic() + bound <= deadline:
+        yield random.uniform(0, bound)
+        bound = min(bound * 2, cap_s)
+
+
+def connect_with_backoff(attempt: Callable[[], T], errors: tuple[type[BaseException], ...], timeout_s: float,
+                         give_up: Callable[[BaseException], BaseException]) -> T:
+    """``attempt()`` until it succeeds, retrying ``errors`` with backoff for up to ``timeout_s``;
+    then ``give_up(last error)`` is raised (chained to it)."""
+    delays = connect_delays(time.monotonic() + timeout_s)
+    while True:
+        try:
+            return attempt()
+        except errors as error:
+            delay = next(delays, None)
+            if delay is None:
+                raise give_up(error) from error
+            time.sleep(delay)
+
+
+async def connect_with_backoff_async(attempt: Callable[[float], Awaitable[T]],
+                                     errors: tuple[type[BaseException], ...], timeout_s: float,
+                                     give_up: Callable[[BaseException], BaseException]) -> T:
+    """The same for a coroutine; ``attempt(remaining_s)`` gets the time left until the deadline."""
+    deadline = time.monotonic() + timeout_s
+    delays = connect_delays(deadline)
+    while True:
+        try:
+            return await attempt(deadline - time.monotonic())
+        except errors as error:
+            delay = next(delays, None)
+            if delay is None:
+                raise give_up(error) from error
+            await asyncio.sleep(delay)

@@ -11,9 +11,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from apps.runtime.adapter import Broker
-from apps.runtime.envelope import Envelope
-from apps.runtime.events import EventRegistry
+from event_platform.apps.runtime.adapter import Broker
+from event_platform.apps.runtime.envelope import Envelope
+from event_platform.apps.runtime.events import EventRegistry
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Literal, Self, TypeVar
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from apps.runtime.envelope import ContentMode
+from event_platform.apps.runtime.envelope import ContentMode
 
 
 class SecurityProtocol(StrEnum):
@@ -230,7 +230,7 @@ def describe(error: ValidationError, settings_type: type[BaseSettings]) -> str:
 
 def variables(settings_type: type[BaseSettings]) -> dict[str, bool]:
     """The environment variables `settings_type` reads, each with whether it is required: the
-    contract a deployment (infra.workloads) is checked against."""
+    contract a deployment (event_platform.infra.workloads) is checked against."""
     prefix = str(settings_type.model_config.get("env_prefix", ""))
     found = {}
     for name, field in settings_type.model_fields.items():

@@ -1,7 +1,7 @@
 """The broker object names the runtime declares and reads, in one place with no client imports.
 
 The runtime owns the RabbitMQ topology and the per-group NATS objects (apps/BROKERS.md); the
-platform (infra.workloads) grants, scales on and documents exactly these names, so it imports
+platform (event_platform.infra.workloads) grants, scales on and documents exactly these names, so it imports
 them from here instead of repeating the conventions.
 """
 

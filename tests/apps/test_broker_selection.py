@@ -13,7 +13,7 @@ from tests.apps.support.pipeline import REPO
 
 def start_without_settings(**env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "RABBITMQ_", "NATS_", "BROKER"))}
-    return subprocess.run([sys.executable, "-m", "apps.orders.payment_service"], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "event_platform.apps.orders.payment_service"], cwd=REPO,
                           env={**clean, "PYTHONPATH": str(REPO), "SERVICE_NAME": "payment-service", **env},
                           capture_output=True, text=True, timeout=60, check=False)
 

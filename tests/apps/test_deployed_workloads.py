@@ -3,7 +3,7 @@ exactly the environment its Deployment declares, against a real broker on loopba
 
 Each case runs the real stack program under the mock monitor with one workload declared in the
 stack config (payment-service: consumes `inventory`, produces `payments`, keeps an effects
-journal), takes its Deployment, and starts `python -m apps.orders.payment_service` with that env.
+journal), takes its Deployment, and starts `python -m event_platform.apps.orders.payment_service` with that env.
 What differs from a pod, and only that: cluster host names point at the loopback broker, the
 health and metrics ports are free ones (other test runs share this machine), and files the
 manifest mounts are written into a temporary folder standing for the mount path. Secret
@@ -28,15 +28,15 @@ from typing import Any
 
 import pytest
 
-from apps.orders.events import ORDER_EVENTS, Address, LineItem, OrderDetails, StockReservedV1
-from apps.runtime import deadletter
-from apps.runtime.adapter import Broker, BrokerError, OutboundRecord
-from apps.runtime.bindings import attribute
-from apps.runtime.envelope import Envelope, WireMessage
-from apps.runtime.kafka import KafkaBroker
-from apps.runtime.nats import NatsBroker
-from apps.runtime.rabbitmq import RabbitMQBroker, declare_topics
-from apps.runtime.settings import KafkaSettings, NatsSettings, RabbitMQSettings
+from event_platform.apps.orders.events import ORDER_EVENTS, Address, LineItem, OrderDetails, StockReservedV1
+from event_platform.apps.runtime import deadletter
+from event_platform.apps.runtime.adapter import Broker, BrokerError, OutboundRecord
+from event_platform.apps.runtime.bindings import attribute
+from event_platform.apps.runtime.envelope import Envelope, WireMessage
+from event_platform.apps.runtime.kafka import KafkaBroker
+from event_platform.apps.runtime.nats import NatsBroker
+from event_platform.apps.runtime.rabbitmq import RabbitMQBroker, declare_topics
+from event_platform.apps.runtime.settings import KafkaSettings, NatsSettings, RabbitMQSettings
 from scripts.brokers.installed import free_port
 from scripts.brokers.local_kafka import KafkaUnavailable, LocalKafka, SaslSslListener
 from scripts.brokers.local_nats import LocalNats, NatsUnavailable
@@ -48,7 +48,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE = "payment-service"
-WORKLOAD = {"name": SERVICE, "module": "apps.orders.payment_service", "consumes": ["inventory"],
+WORKLOAD = {"name": SERVICE, "module": "event_platform.apps.orders.payment_service", "consumes": ["inventory"],
             "produces": ["payments"], "effects_journal": True}
 CA_ID = "kafka/events-cluster-ca-cert"
 
@@ -77,7 +77,7 @@ class Deployed:
                           if r.object_name == SERVICE)
         pod = deployment.inputs["spec"]["template"]["spec"]
         [container] = pod["containers"]
-        assert container["command"] == ["python", "-m", "apps.orders.payment_service"]
+        assert container["command"] == ["python", "-m", "event_platform.apps.orders.payment_service"]
         volumes = {v["name"]: v for v in pod["volumes"]}
         for mount in container["volumeMounts"]:
             secret = volumes[mount["name"]].get("secret")
@@ -123,8 +123,8 @@ class Running:
         # Only what a container image provides besides the declared env: the interpreter's path.
         env.update(PATH=os.environ["PATH"], PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
         self.log = log
-        self.process = subprocess.Popen([sys.executable, "-m", "apps.orders.payment_service"], env=env, cwd=REPO,
-                                        stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen([sys.executable, "-m", "event_platform.apps.orders.payment_service"], env=env,
+                                        cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
     def ready(self) -> bool:
         if self.process.poll() is not None:

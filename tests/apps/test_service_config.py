@@ -11,7 +11,7 @@ from tests.apps.support.pipeline import REPO
 
 def test_a_service_without_broker_settings_exits_naming_the_missing_variables() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "SERVICE_NAME"))}
-    done = subprocess.run([sys.executable, "-m", "apps.orders.payment_service"], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "event_platform.apps.orders.payment_service"], cwd=REPO,
                           env={**env, "PYTHONPATH": str(REPO), "MAX_ATTEMPTS": "0"},
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.outputs import OUTPUTS_VERSION
+from event_platform.infra.outputs import OUTPUTS_VERSION
 from tests.engine.conftest import REPO
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(2400)]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from policy import render
+from event_platform.policy import render
 from tests.engine.conftest import REPO
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(1800)]
@@ -49,7 +49,7 @@ def renders(engine_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_render_expands_every_chart_and_passes_the_checks(renders: dict[str, Path], stack: str) -> None:
     output = (renders[stack].parent / f"{stack}-work" / "render.out").read_text()
-    # render.sh ran policy.check_render and it found nothing.
+    # render.sh ran event_platform.policy.check_render and it found nothing.
     assert "schema: ok" in output and "references: ok" in output and "policy: ok" in output, output
     kinds = Counter(item.obj["kind"] for item in render.load(renders[stack] / stack))
     print(f"{stack}: {sum(kinds.values())} objects: {dict(sorted(kinds.items()))}")

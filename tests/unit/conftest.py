@@ -13,14 +13,14 @@ from collections.abc import Iterator
 import pytest
 
 import tests.unit.crds  # reads the mirror location before any test hides it
-from infra import artifacts
-from infra.artifacts import MIRROR_ENV
+from event_platform.infra import artifacts
+from event_platform.infra.artifacts import MIRROR_ENV
 from tests.unit.harness import Recorder, run_stack
 
 
 def _pinned_manifest_offline(url: str) -> str:
     """Programs here take the upstream path with no network: a pinned manifest the program
-    downloads itself (infra.artifacts.fetch_text) is read from the mirror's copy of that pin."""
+    downloads itself (event_platform.infra.artifacts.fetch_text) is read from the mirror's copy of that pin."""
     if url == artifacts.STRIMZI_CRDS_URL:  # the release asset holds the chart's crds/ folder
         chart = tests.unit.crds.mirror_root() / "charts" / artifacts.STRIMZI.archive_name
         return "\n---\n".join(artifacts.chart_crd_documents(chart, f"{artifacts.STRIMZI.name}/crds/"))
@@ -32,7 +32,8 @@ def _pinned_manifest_offline(url: str) -> str:
 artifacts.fetch_text = _pinned_manifest_offline
 
 
-def _upstream(stack: str) -> Recorder:
+def evaluate(stack: str) -> Recorder:
+    """The stack program run as the unit tests see it: upstream artifact locations, no network."""
     saved = os.environ.pop(MIRROR_ENV, None)
     try:
         return run_stack(stack)
@@ -43,12 +44,12 @@ def _upstream(stack: str) -> Recorder:
 
 @pytest.fixture(scope="session")
 def dev() -> Recorder:
-    return _upstream("dev")
+    return evaluate("dev")
 
 
 @pytest.fixture(scope="session")
 def prod() -> Recorder:
-    return _upstream("prod")
+    return evaluate("prod")
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from infra import artifacts
+from event_platform.infra import artifacts
 
 REPO = Path(__file__).resolve().parents[2]
 

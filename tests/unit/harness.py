@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import wait_for_rpcs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,8 +42,24 @@ class Registered:
         return str((self.inputs.get("metadata") or {}).get("name", ""))
 
 
-class OptionsMonitor(pulumi.runtime.mocks.MockMonitor):
-    """The mock monitor, also noting the options the engine would see (Mocks are told only inputs)."""
+@dataclass(frozen=True)
+class Registration:
+    """What the engine identifies a resource by: its URN (type chain + name), its parent's URN and
+    the URNs it says it was known by before (aliases). A changed URN without an alias to the old
+    one is a delete and a create: for a broker or a volume, a replacement."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str  # the parent's URN; "" for the stack's direct children (providers)
+    custom: bool
+    read: bool  # `Resource.get`: read from the cluster, never created or replaced
+    alias_specs: tuple[tuple[str, str, str | None], ...] = ()  # (name, type, parent URN or None = current)
+    alias_urns: tuple[str, ...] = ()
+
+
+class RecordingMonitor(MockMonitor):
+    """The SDK's mock monitor, also keeping each registration's URN, parent and aliases."""
 
     def __init__(self, recorder: Recorder) -> None:
         super().__init__(recorder)
@@ -51,12 +68,36 @@ class OptionsMonitor(pulumi.runtime.mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         # Registrations arrive on several threads; each calls new_resource on its own thread.
         self.recorder.pending.options = (bool(request.protect), bool(request.retainOnDelete))
-        return super().RegisterResource(request)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            specs, urns = [], [*request.aliasURNs]
+            for alias in request.aliases:
+                if alias.HasField("spec"):
+                    spec = alias.spec
+                    parent = "" if spec.noParent else (spec.parentUrn or None)
+                    specs.append((spec.name or request.name, spec.type or request.type, parent))
+                else:
+                    urns.append(alias.urn)
+            self._keep(request, response.urn, read=False, specs=tuple(specs), urns=tuple(urns))
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        response = super().ReadResource(request)
+        self._keep(request, response.urn, read=True)
+        return response
+
+    def _keep(self, request: Any, urn: str, *, read: bool, specs: tuple[tuple[str, str, str | None], ...] = (),
+              urns: tuple[str, ...] = ()) -> None:
+        self.recorder.registrations[urn] = Registration(
+            urn=urn, type=request.type, name=request.name, parent=request.parent,
+            custom=bool(getattr(request, "custom", True)), read=read, alias_specs=specs, alias_urns=urns)
 
 
 @dataclass
 class Recorder(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
+    # Every registration by URN (RecordingMonitor): what the resource-name snapshot compares.
+    registrations: dict[str, Registration] = field(default_factory=dict)
     # What the program returned, with every Output resolved to (value, is_secret).
     results: dict[str, tuple[Any, bool]] = field(default_factory=dict)
     # What a StackReference reads: the referenced stack's outputs, answered at the boundary.
@@ -65,7 +106,7 @@ class Recorder(pulumi.runtime.Mocks):
     existing: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Which of those the referenced stack exported as secrets (the engine reports their names).
     secret_stack_outputs: list[str] = field(default_factory=list)
-    # (protect, retain_on_delete) of the registration this thread is making (OptionsMonitor).
+    # (protect, retain_on_delete) of the registration this thread is making (RecordingMonitor).
     pending: threading.local = field(default_factory=threading.local)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -125,7 +166,8 @@ def run(build: Callable[[], Any], *, stack: str = "dev", config: dict[str, Any] 
     asyncio.set_event_loop(loop)
     # A fresh root stack per run: the previous run's belongs to a closed loop.
     pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(recorder, project=project, stack=stack, preview=False, monitor=OptionsMonitor(recorder))
+    pulumi.runtime.set_mocks(recorder, project=project, stack=stack, preview=False,
+                             monitor=RecordingMonitor(recorder))
     pulumi.runtime.set_all_config(
         {(k if ":" in k else f"{project}:{k}"): _config_text(v) for k, v in (config or {}).items()})
     try:
@@ -136,13 +178,28 @@ def run(build: Callable[[], Any], *, stack: str = "dev", config: dict[str, Any] 
             # in this process starts clean.
             loop.run_until_complete(wait_for_rpcs())
             raise
-        loop.run_until_complete(wait_for_rpcs())
+        try:
+            loop.run_until_complete(wait_for_rpcs())
+        except BaseException:
+            # A failed apply leaves the other outputs' tasks queued on this loop: finish them here,
+            # or the next run awaits them on a closed loop.
+            _drain(loop)
+            raise
         if isinstance(built, dict):
             for key, value in built.items():
                 recorder.results[key] = loop.run_until_complete(_resolve(value))
     finally:
         loop.close()
     return recorder
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    from pulumi.runtime.settings import SETTINGS
+
+    while SETTINGS.outputs:
+        pending = list(SETTINGS.outputs)
+        SETTINGS.outputs.clear()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 async def _resolve(value: Any) -> tuple[Any, bool]:

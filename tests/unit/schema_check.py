@@ -1,6 +1,6 @@
 """Validates a custom resource body against its pinned CRD's schema, as the API server would.
 
-The conversion from OpenAPI v3 lives in policy.render (the render check uses it too); here the
+The conversion from OpenAPI v3 lives in event_platform.policy.render (the render check uses it too); here the
 schemas come from the pinned upstream artifacts in the mirror.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from policy.render import custom_resource_errors
+from event_platform.policy.render import custom_resource_errors
 from tests.unit.crds import crd_schemas
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from infra.config import ConfigError, build_config, json_schema
+from event_platform.infra.config import ConfigError, build_config, json_schema
 from tests.unit.harness import REPO, run_stack
 
 

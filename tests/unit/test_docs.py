@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-import infra
+import event_platform.infra
 from scripts.write_component_docs import TARGET, render
 
 REPO = Path(__file__).resolve().parents[2]
@@ -14,4 +14,4 @@ def test_component_reference_is_current() -> None:
 
 def test_every_public_component_is_documented() -> None:
     assert "(undocumented)" not in render()
-    assert "### `EventWorkload`" in render() and len(infra.__all__) > 40
+    assert "### `EventWorkload`" in render() and len(event_platform.infra.__all__) > 40

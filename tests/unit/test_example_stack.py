@@ -5,7 +5,9 @@ from __future__ import annotations
 import runpy
 from typing import Any
 
-from infra.outputs import OUTPUTS_VERSION
+import pytest
+
+from event_platform.infra.outputs import OUTPUTS_VERSION
 from tests.unit.harness import REPO, Recorder, run
 from tests.unit.schema_check import validation_errors
 
@@ -47,3 +49,11 @@ def test_the_example_declares_its_topic_and_autoscaled_consumer() -> None:
     assert scaled["triggers"][0]["metadata"]["topic"] == "orders-analytics"
     for resource in recorder.custom("ScaledObject") + list(topics.values()):
         assert validation_errors(resource.inputs["apiVersion"], resource.kind, resource.inputs) == []
+
+
+def test_a_platform_that_differs_from_its_preset_fails_naming_the_difference() -> None:
+    recorder = Recorder(stack_outputs={**PLATFORM_OUTPUTS, "kafka": {**PLATFORM_OUTPUTS["kafka"], "tls": True}})
+    with pytest.raises(Exception, match=r"runs Kafka with .*'tls': True.*the dev preset with .*'tls': False"):
+        run(lambda: runpy.run_path(str(EXAMPLE / "__main__.py")), stack="dev",
+            config={"orders-analytics:platform_stack": "organization/event-platform/dev"}, recorder=recorder,
+            project="orders-analytics")

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from infra import artifacts, knative
-from infra.config import ConfigError, build_config
-from infra.platform import EventPlatform
+from event_platform.infra import artifacts, knative
+from event_platform.infra.config import ConfigError, build_config
+from event_platform.infra.platform import EventPlatform
 from tests.unit.crds import mirror_root
 from tests.unit.harness import REPO, Recorder, Registered, run, run_stack
 from tests.unit.schema_check import validation_errors

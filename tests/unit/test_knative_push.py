@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic_settings import BaseSettings
 
-from apps.runtime.push_app import PushSettings
-from apps.runtime.settings import RuntimeSettings
-from infra import knative
-from infra.knative_push import PushService, PushServiceArgs
+from event_platform.apps.runtime.push_app import PushSettings
+from event_platform.apps.runtime.settings import RuntimeSettings
+from event_platform.infra import knative
+from event_platform.infra.knative_push import PushService, PushServiceArgs
 from tests.unit.harness import Recorder, Registered, run, run_stack
 from tests.unit.schema_check import validation_errors
 
@@ -116,7 +116,7 @@ def test_the_deployment_is_restricted_probed_and_bounded(stack: tuple[str, Recor
     assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
     (container,) = pod["containers"]
-    assert container["command"] == ["python", "-m", "apps.orders.audit_service"]
+    assert container["command"] == ["python", "-m", "event_platform.apps.orders.audit_service"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert container["resources"]["requests"]["memory"] == container["resources"]["limits"]["memory"]
@@ -189,7 +189,7 @@ def test_every_dead_letter_reaches_the_dead_letter_log(stack: tuple[str, Recorde
     deployment = core(recorder, "apps/v1:Deployment", "dead-letter-log").inputs["spec"]
     assert deployment["replicas"] == (2 if environment == "prod" else 1)
     (container,) = deployment["template"]["spec"]["containers"]
-    assert container["command"] == ["python", "-m", "apps.runtime.dead_letter_log"]
+    assert container["command"] == ["python", "-m", "event_platform.apps.runtime.dead_letter_log"]
     policy = core(recorder, "networking.k8s.io/v1:NetworkPolicy", "dead-letter-log").inputs["spec"]
     assert policy["ingress"][0]["from"][0]["podSelector"] == {"matchLabels": DATA_PLANE[environment]}
 
@@ -201,8 +201,9 @@ def test_every_dead_letter_reaches_the_dead_letter_log(stack: tuple[str, Recorde
     ({"timeout": "10s"}, "push_services.0.timeout"),
 ])
 def test_a_bad_push_service_is_refused_naming_the_key(override: dict[str, Any], message: str) -> None:
-    service = {"name": "order-audit", "module": "apps.orders.audit_service", "filter": {"source": "/services/order"},
-               "delivery": {"retry": 3, "backoff_delay": "PT0.2S"}, "heartbeat": "heartbeat", **override}
+    service = {"name": "order-audit", "module": "event_platform.apps.orders.audit_service",
+               "filter": {"source": "/services/order"}, "delivery": {"retry": 3, "backoff_delay": "PT0.2S"},
+               "heartbeat": "heartbeat", **override}
     with pytest.raises(Exception, match=r"event-platform:platform\.knative") as raised:
         run_stack("dev", {"platform": {"knative": {"push_services": [service]}}})
     assert message in str(raised.value)
@@ -211,8 +212,9 @@ def test_a_bad_push_service_is_refused_naming_the_key(override: dict[str, Any], 
 def test_prod_refuses_a_single_replica_push_service() -> None:
     with pytest.raises(Exception, match=r"push_services.0 \(order-audit\): prod runs at least 2 replicas"):
         run_stack("prod", {"platform": {"knative": {"push_services": [
-            {"name": "order-audit", "module": "apps.orders.audit_service", "filter": {"source": "/services/order"},
-             "delivery": {"retry": 3, "backoff_delay": "PT0.2S"}, "replicas": 1}]}}})
+            {"name": "order-audit", "module": "event_platform.apps.orders.audit_service",
+             "filter": {"source": "/services/order"}, "delivery": {"retry": 3, "backoff_delay": "PT0.2S"},
+             "replicas": 1}]}}})
 
 
 def test_the_component_refuses_a_trigger_that_could_lose_events_before_declaring_anything() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import yaml
 
-from infra.local import NEVER_MATCHES, WAIT_FOR, local_cluster_transform
+from event_platform.infra.local import NEVER_MATCHES, WAIT_FOR, local_cluster_transform
 
 WEBHOOKS = "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration"
 
@@ -45,7 +45,7 @@ def test_everything_else_is_untouched() -> None:
 
 
 def test_strimzi_crds_lose_only_their_empty_properties_maps() -> None:
-    from infra.artifacts import without_empty_properties
+    from event_platform.infra.artifacts import without_empty_properties
 
     crd = "\n".join([
         "status:", "  properties:", "    clusterSecurity:", "      type: object", "      properties: {}",

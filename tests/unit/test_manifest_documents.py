@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra import artifacts
+from event_platform.infra import artifacts
 
 STREAM = """---
 # a comment-only document

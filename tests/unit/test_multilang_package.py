@@ -13,8 +13,9 @@ import pytest
 import yaml
 from pulumi.provider.experimental.component import ComponentProvider
 
-from infra import __version__
+from event_platform.infra import __version__
 from provider.components import COMPONENTS, PACKAGE, _choice, _require_known
+from tests.unit.harness import run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,13 +61,18 @@ def test_string_choices_are_checked_as_the_literals_of_the_python_args_are() -> 
 
 def test_an_output_where_a_known_value_is_needed_is_refused_by_name() -> None:
     """Another resource's output (a StackReference's too) reaches the facade as an Output."""
-    output = pulumi.Output.from_input("events")
-    _require_known({"namespace": output, "kafka": {"bootstrap_servers": output, "consumes": ["a"]}},
-                   {"namespace", "kafka.bootstrap_servers"})
-    with pytest.raises(ValueError, match=r"^kafka\.cluster_name must be known when the component is declared"):
-        _require_known({"kafka": {"cluster_name": output}}, {"namespace"})
-    with pytest.raises(ValueError, match=r"^kafka\.consumes must be known"):
-        _require_known({"kafka": {"consumes": ["a", output]}}, {"namespace"})
+
+    def program() -> None:
+        output = pulumi.Output.from_input("events")
+        _require_known({"namespace": output, "kafka": {"bootstrap_servers": output, "consumes": ["a"]}},
+                       {"namespace", "kafka.bootstrap_servers"})
+        with pytest.raises(ValueError, match=r"^kafka\.cluster_name must be known when the component is declared"):
+            _require_known({"kafka": {"cluster_name": output}}, {"namespace"})
+        with pytest.raises(ValueError, match=r"^kafka\.consumes must be known"):
+            _require_known({"kafka": {"consumes": ["a", output]}}, {"namespace"})
+
+    # Under the mock monitor: Outputs belong to a program's event loop and RPC bookkeeping.
+    run(program)
 
 
 def test_the_plugin_runs_in_the_virtualenv_make_setup_creates() -> None:

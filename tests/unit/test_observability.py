@@ -10,9 +10,9 @@ from typing import Any
 import promql_parser
 import pytest
 
-from infra import artifacts, observability
-from infra.alerts import AlertThresholdArgs, alert_groups, alerts
-from infra.config import build_config
+from event_platform.infra import artifacts, observability
+from event_platform.infra.alerts import AlertThresholdArgs, alert_groups, alerts
+from event_platform.infra.config import build_config
 from tests.unit.harness import HELM_TEMPLATE, REPO, Recorder, Registered, run_stack
 from tests.unit.schema_check import validation_errors
 
@@ -240,7 +240,7 @@ def test_rule_groups_follow_the_enabled_add_ons() -> None:
 
 
 def test_workload_metric_names_match_the_apps_runtime() -> None:
-    from apps.runtime.metrics import Metrics
+    from event_platform.apps.runtime.metrics import Metrics
 
     metrics = Metrics("probe")
     metrics.received("t")

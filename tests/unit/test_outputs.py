@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from infra.config import build_config
-from infra.outputs import (
+from event_platform.infra.config import build_config
+from event_platform.infra.outputs import (
     OUTPUTS_VERSION,
     SECRET_OUTPUTS,
     IncompatiblePlatformOutputs,
@@ -16,7 +16,7 @@ from infra.outputs import (
     check_outputs_version,
     platform_stack_outputs,
 )
-from infra.platform import EventPlatform
+from event_platform.infra.platform import EventPlatform
 from tests.unit.harness import REPO, Recorder, run
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from policy import rules
+from event_platform.policy import rules
 
 GOOD_DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",

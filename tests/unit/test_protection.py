@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.charts import keep_crds
+from event_platform.infra.charts import keep_crds
 from tests.unit.harness import Recorder
 
 DATA_NAMESPACES = {"kafka", "rabbitmq", "nats"}

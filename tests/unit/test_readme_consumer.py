@@ -10,8 +10,11 @@ import pulumi
 import pytest
 import yaml
 
-from infra.workload_contract import contract_problems
-from infra.workloads import EventWorkload
+from event_platform.infra.kafka import KafkaAccess
+from event_platform.infra.nats import NatsAccess
+from event_platform.infra.rabbitmq import RabbitmqAccess
+from event_platform.infra.workload_contract import contract_problems
+from event_platform.infra.workloads import EventWorkload
 from tests.unit.harness import Recorder, run, run_stack
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
@@ -59,20 +62,39 @@ def test_the_missing_topic_example_is_the_message_users_get() -> None:
     assert shown in str(raised.value)
 
 
+class Kafka:
+    """What the example uses of a prod KafkaCluster (SCRAM over TLS): its access value."""
+
+    def access(self, ca_cert: str | None = None) -> KafkaAccess:
+        return KafkaAccess(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9093", cluster_name="events",
+                           namespace="kafka", port=9093, scram=True, tls=True, ca_cert=ca_cert,
+                           replication_factor=3, min_insync_replicas=2, protect=True)
+
+
+class Rabbitmq:
+    """What the example uses of a RabbitmqCluster: its access value."""
+
+    access = RabbitmqAccess(host="events.rabbitmq.svc", namespace="rabbitmq", cluster_name="events")
+
+
 class Nats:
-    """The one thing the example uses of a NatsJetStream: a user's generated password."""
+    """What the example uses of a NatsJetStream: its access value and a user's generated password."""
+
+    def access(self) -> NatsAccess:
+        return NatsAccess(url="nats://nats.nats.svc:4222", monitoring_endpoint="nats.nats.svc:8222", namespace="nats")
 
     def password_of(self, user: str) -> pulumi.Output[str]:
         return pulumi.Output.secret(f"generated-{user}")
 
 
 def test_the_python_example_runs_as_written_and_meets_the_runtime_contract() -> None:
-    from infra.workloads import declared_environment
+    from event_platform.infra.workloads import declared_environment
 
     declared: list[EventWorkload] = []
 
     def program() -> None:
-        namespace: dict[str, Any] = {"cluster_ca": "-----BEGIN CERTIFICATE-----", "nats": Nats()}
+        namespace: dict[str, Any] = {"cluster_ca": "-----BEGIN CERTIFICATE-----", "kafka": Kafka(),
+                                     "rabbitmq": Rabbitmq(), "nats": Nats()}
         original = EventWorkload.__init__
 
         def recording(self: EventWorkload, *args: Any, **kwargs: Any) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from infra import artifacts
-from policy import operator_crds, render
-from policy.check_render import main as check_render
+from event_platform.infra import artifacts
+from event_platform.policy import operator_crds, render
+from event_platform.policy.check_render import main as check_render
 from tests.unit.crds import mirror_root
 from tests.unit.test_policy_rules import GOOD_DEPLOYMENT
 

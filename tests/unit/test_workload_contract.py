@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from apps.runtime.settings import variables
-from infra.workload_contract import DeclaredEnvironment, contract_problems, models_for
+from event_platform.apps.runtime.settings import variables
+from event_platform.infra.workload_contract import DeclaredEnvironment, contract_problems, models_for
 from tests.unit.harness import Recorder, run_stack
 
-SERVICE = {"name": "payment-service", "module": "apps.orders.payment_service", "consumes": ["inventory"],
+SERVICE = {"name": "payment-service", "module": "event_platform.apps.orders.payment_service", "consumes": ["inventory"],
            "produces": ["payments"], "effects_journal": True}
 
 

@@ -8,8 +8,13 @@ from typing import Any
 
 import pytest
 
-from infra.wiring import ScalingPlan, WiringError, wiring_problems
-from infra.workloads import (
+from event_platform.apps.runtime.brokers import SETTINGS
+from event_platform.infra.kafka import KafkaAccess
+from event_platform.infra.nats import NatsAccess
+from event_platform.infra.rabbitmq import RabbitmqAccess
+from event_platform.infra.wiring import ScalingPlan, WiringError, wiring_problems
+from event_platform.infra.workloads import (
+    WIRINGS,
     Autoscaling,
     EventWorkload,
     EventWorkloadArgs,
@@ -17,7 +22,7 @@ from infra.workloads import (
     NatsWiring,
     RabbitmqWiring,
 )
-from policy import rules
+from event_platform.policy import rules
 from tests.unit.harness import Recorder, reveal, run
 from tests.unit.schema_check import validation_errors
 
@@ -27,19 +32,20 @@ IMAGE = "registry.example/event-platform/apps:0.1.0"
 def kafka_args(**changes: Any) -> EventWorkloadArgs:
     base = EventWorkloadArgs(
         namespace="apps", namespace_name="apps", service_name="payment-service", image=IMAGE, role="consumer",
-        environment="dev", command=["python", "-m", "apps.orders.payment_service"],
-        broker=KafkaWiring(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9092", cluster_name="events",
-                           namespace="kafka", consumes=["inventory"], partitions=6, produces=["payments"]),
+        environment="dev", command=["python", "-m", "event_platform.apps.orders.payment_service"],
+        broker=KafkaWiring(access=KafkaAccess(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9092",
+                                              cluster_name="events", namespace="kafka"),
+                           consumes=["inventory"], partitions=6, produces=["payments"]),
         autoscaling=Autoscaling(min_replicas=0, max_replicas=6, lag_threshold=50, activation_threshold=1),
     )
     return dataclasses.replace(base, **changes)
 
 
 def prod_kafka_args() -> EventWorkloadArgs:
-    broker = KafkaWiring(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9093", cluster_name="events",
-                         namespace="kafka", consumes=["inventory"], partitions=6, produces=["payments"],
-                         scram=True, tls=True, port=9093, replication_factor=3, min_insync_replicas=2, protect=True,
-                         ca_cert="-----BEGIN CERTIFICATE-----")
+    access = KafkaAccess(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9093", cluster_name="events",
+                         namespace="kafka", scram=True, tls=True, port=9093, replication_factor=3,
+                         min_insync_replicas=2, protect=True, ca_cert="-----BEGIN CERTIFICATE-----")
+    broker = KafkaWiring(access=access, consumes=["inventory"], partitions=6, produces=["payments"])
     return kafka_args(environment="prod", broker=broker,
                       autoscaling=Autoscaling(min_replicas=2, max_replicas=6, activation_threshold=1))
 
@@ -153,13 +159,14 @@ def test_per_workload_alerts_cover_lag_dead_letters_and_errors() -> None:
 
 def rabbit_args() -> EventWorkloadArgs:
     return kafka_args(broker=RabbitmqWiring(
-        host="events.rabbitmq.svc", namespace="rabbitmq", cluster_name="events", consumes=["inventory"],
-        produces=["payments"], effects_journal=True))
+        access=RabbitmqAccess(host="events.rabbitmq.svc", namespace="rabbitmq", cluster_name="events"),
+        consumes=["inventory"], produces=["payments"], effects_journal=True))
 
 
 def nats_args(**changes: Any) -> EventWorkloadArgs:
-    broker = NatsWiring(url="nats://nats.nats.svc:4222", monitoring_endpoint="nats.nats.svc:8222",
-                        namespace="nats", consumes=["inventory"], produces=["payments"], password="s3cret")
+    broker = NatsWiring(access=NatsAccess(url="nats://nats.nats.svc:4222", monitoring_endpoint="nats.nats.svc:8222",
+                                          namespace="nats"),
+                        consumes=["inventory"], produces=["payments"], password="s3cret")
     return kafka_args(broker=broker, **changes)
 
 
@@ -220,9 +227,9 @@ def test_prod_nats_without_credentials_is_refused_before_anything_is_declared() 
 
 
 def test_kafka_tls_without_scram_speaks_ssl_with_the_ca_copied_into_the_workload_namespace() -> None:
-    broker = KafkaWiring(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9093", cluster_name="events",
-                         namespace="kafka", consumes=["inventory"], partitions=6, tls=True, port=9093,
-                         ca_cert="-----BEGIN CERTIFICATE-----")
+    access = KafkaAccess(bootstrap_servers="events-kafka-bootstrap.kafka.svc:9093", cluster_name="events",
+                         namespace="kafka", tls=True, port=9093, ca_cert="-----BEGIN CERTIFICATE-----")
+    broker = KafkaWiring(access=access, consumes=["inventory"], partitions=6)
     recorder = build(kafka_args(broker=broker))
     env = env_of(recorder)
     assert env["KAFKA_SECURITY_PROTOCOL"] == "SSL" and env["KAFKA_SSL_CAFILE"] == "/etc/kafka-ca/ca.crt"
@@ -234,8 +241,8 @@ def test_kafka_tls_without_scram_speaks_ssl_with_the_ca_copied_into_the_workload
 
 
 def test_kafka_tls_without_a_ca_is_refused() -> None:
-    broker = KafkaWiring(bootstrap_servers="b:9093", cluster_name="events", namespace="kafka", consumes=["inventory"],
-                         partitions=6, tls=True)
+    broker = KafkaWiring(access=KafkaAccess(bootstrap_servers="b:9093", cluster_name="events", namespace="kafka",
+                                            tls=True), consumes=["inventory"], partitions=6)
     with pytest.raises(WiringError, match="tls needs ca_cert"):
         build(kafka_args(broker=broker))
 
@@ -337,3 +344,8 @@ def test_each_workload_brings_a_dashboard_row_whose_queries_parse() -> None:
 def test_without_a_monitoring_stack_no_monitoring_kinds_are_declared() -> None:
     recorder = build(kafka_args(rule_labels=None))
     assert recorder.custom("PodMonitor") == [] and recorder.custom("PrometheusRule") == []
+
+
+def test_each_broker_has_one_registered_wiring_class() -> None:
+    assert {"kafka": KafkaWiring, "rabbitmq": RabbitmqWiring, "nats": NatsWiring} == WIRINGS
+    assert set(WIRINGS) == set(SETTINGS), "every wiring has the runtime settings model its environment is checked with"

@@ -6,11 +6,11 @@ completed in one Kafka transaction holding its output records and its input offs
 outputs commits its offsets directly, which is the same guarantee at a fraction of the cost.
 """
 
-from apps.runtime.kafka.broker import KafkaBroker
-from apps.runtime.kafka.consumer import KafkaConsumerAdapter
-from apps.runtime.kafka.log import KafkaEffectsJournal, KafkaLogReader
-from apps.runtime.kafka.options import client_options, durable_producer_options
-from apps.runtime.kafka.publisher import KafkaPublisher
+from event_platform.apps.runtime.kafka.broker import KafkaBroker
+from event_platform.apps.runtime.kafka.consumer import KafkaConsumerAdapter
+from event_platform.apps.runtime.kafka.log import KafkaEffectsJournal, KafkaLogReader
+from event_platform.apps.runtime.kafka.options import client_options, durable_producer_options
+from event_platform.apps.runtime.kafka.publisher import KafkaPublisher
 
 __all__ = [
     "KafkaBroker",

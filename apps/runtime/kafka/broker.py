@@ -1,4 +1,4 @@
-"""The Kafka implementation of `apps.runtime.adapter.Broker`."""
+"""The Kafka implementation of `event_platform.apps.runtime.adapter.Broker`."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from collections.abc import Callable, Sequence
 
 from kafka.errors import KafkaError  # type: ignore[import-untyped]
 
-from apps.runtime.adapter import Broker, BrokerError
-from apps.runtime.envelope import ContentMode, KafkaCodec
-from apps.runtime.events import EventRegistry
-from apps.runtime.kafka.consumer import KafkaConsumerAdapter
-from apps.runtime.kafka.log import KafkaEffectsJournal, KafkaLogReader
-from apps.runtime.kafka.publisher import KafkaPublisher
-from apps.runtime.settings import KafkaSettings
+from event_platform.apps.runtime.adapter import Broker, BrokerError
+from event_platform.apps.runtime.envelope import ContentMode, KafkaCodec
+from event_platform.apps.runtime.events import EventRegistry
+from event_platform.apps.runtime.kafka.consumer import KafkaConsumerAdapter
+from event_platform.apps.runtime.kafka.log import KafkaEffectsJournal, KafkaLogReader
+from event_platform.apps.runtime.kafka.publisher import KafkaPublisher
+from event_platform.apps.runtime.settings import KafkaSettings
 
 
 class KafkaBroker(Broker):

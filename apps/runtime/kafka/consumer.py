@@ -11,15 +11,15 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener  # type:
 from kafka.errors import KafkaError  # type: ignore[import-untyped]
 from kafka.structs import OffsetAndMetadata  # type: ignore[import-untyped]
 
-from apps.runtime.adapter import BrokerError, Consumer, InboundRecord, OutboundRecord
-from apps.runtime.kafka.options import (
+from event_platform.apps.runtime.adapter import BrokerError, Consumer, InboundRecord, OutboundRecord
+from event_platform.apps.runtime.kafka.options import (
     SEND_TIMEOUT_S,
     client_options,
     durable_producer_options,
     inbound_record,
     record_headers,
 )
-from apps.runtime.settings import KafkaSettings
+from event_platform.apps.runtime.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,14 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # type: ignore[import-untyped]
 from kafka.errors import KafkaError  # type: ignore[import-untyped]
 
-from apps.runtime.adapter import BrokerError, EffectsJournal, InboundRecord, LogReader
-from apps.runtime.kafka.options import SEND_TIMEOUT_S, client_options, durable_producer_options, inbound_record
-from apps.runtime.settings import KafkaSettings
+from event_platform.apps.runtime.adapter import BrokerError, EffectsJournal, InboundRecord, LogReader
+from event_platform.apps.runtime.kafka.options import (
+    SEND_TIMEOUT_S,
+    client_options,
+    durable_producer_options,
+    inbound_record,
+)
+from event_platform.apps.runtime.settings import KafkaSettings
 
 
 class KafkaLogReader(LogReader):
@@ -35,7 +40,7 @@ class KafkaLogReader(LogReader):
         for topic in topics:
             ids = self._consumer.partitions_for_topic(topic)
             if not ids:
-                raise BrokerError(f"topic {topic!r} does not exist (create it with apps.orders.topics)")
+                raise BrokerError(f"topic {topic!r} does not exist (create it with event_platform.apps.orders.topics)")
             partitions.extend(TopicPartition(topic, p) for p in sorted(ids))
         self._partitions = partitions
         self._consumer.assign(partitions)

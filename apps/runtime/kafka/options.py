@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.runtime.adapter import InboundRecord
-from apps.runtime.envelope import WireMessage
-from apps.runtime.settings import KafkaSettings
+from event_platform.apps.runtime.adapter import InboundRecord
+from event_platform.apps.runtime.envelope import WireMessage
+from event_platform.apps.runtime.settings import KafkaSettings
 
 SEND_TIMEOUT_S = 30.0
 

@@ -8,9 +8,14 @@ from typing import Any
 from kafka import KafkaProducer  # type: ignore[import-untyped]
 from kafka.errors import KafkaError  # type: ignore[import-untyped]
 
-from apps.runtime.adapter import BrokerError, OutboundRecord, Publisher
-from apps.runtime.kafka.options import SEND_TIMEOUT_S, client_options, durable_producer_options, record_headers
-from apps.runtime.settings import KafkaSettings
+from event_platform.apps.runtime.adapter import BrokerError, OutboundRecord, Publisher
+from event_platform.apps.runtime.kafka.options import (
+    SEND_TIMEOUT_S,
+    client_options,
+    durable_producer_options,
+    record_headers,
+)
+from event_platform.apps.runtime.settings import KafkaSettings
 
 # Every PRUNE_EVERY sends, futures already delivered are dropped from the front of the queue.
 # Holding each one until flush kept thousands of objects alive per flush interval, and the

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from apps.runtime.nats import NatsBroker
-from apps.runtime.settings import NatsSettings
+from event_platform.apps.runtime.nats import NatsBroker
+from event_platform.apps.runtime.settings import NatsSettings
 from scripts.brokers.local_nats import LocalNats
 from tests.apps.support.servers import NatsUnderTest, start_nats
 

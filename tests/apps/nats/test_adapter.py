@@ -1,6 +1,7 @@
-"""The NATS JetStream adapter against a real nats-server: streams and durable pull consumers,
-the NATS CloudEvents binding, publish de-duplication, explicit acks after processing,
-redelivery, max-deliveries dead-lettering, the key-value effects journal and reconnects."""
+"""What is particular to the NATS JetStream adapter, against a real nats-server: streams and
+durable pull consumers, the NATS CloudEvents binding, publish de-duplication, redelivery,
+max-deliveries dead-lettering, the key-value effects journal and reconnects. What every adapter
+must do is tests/apps/test_broker_contract.py."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from typing import Any
 import nats
 import pytest
 
-from apps.orders.events import ORDER_EVENTS
-from apps.runtime import deadletter
-from apps.runtime.adapter import BrokerError, OutboundRecord
-from apps.runtime.envelope import ContentMode
-from apps.runtime.nats import NatsBroker, stream_name
-from apps.runtime.settings import NatsSettings
+from event_platform.apps.orders.events import ORDER_EVENTS
+from event_platform.apps.runtime import deadletter
+from event_platform.apps.runtime.adapter import BrokerError, OutboundRecord
+from event_platform.apps.runtime.envelope import ContentMode
+from event_platform.apps.runtime.nats import NatsBroker
+from event_platform.apps.runtime.settings import NatsSettings
+from event_platform.apps.runtime.topology import stream_name
 from scripts.brokers.local_nats import LocalNats
 from tests.apps.support.adapters import event, poll_until, publish
 from tests.apps.support.servers import NatsUnderTest, wait_until
@@ -81,22 +83,6 @@ def test_republishing_an_event_id_is_dropped_by_the_server(
     assert jetstream.end_offset(names["topic"]) == 2
     first = jetstream.read_all(names["topic"])[0]
     assert first.message.header("ce-id") == twice.id
-
-
-def test_completing_a_batch_publishes_its_outputs_then_acknowledges_its_inputs(
-    adapter: NatsBroker, jetstream: NatsUnderTest, names: dict[str, str]
-) -> None:
-    consumer = adapter.consumer(names["group"], [names["topic"]])
-    publish(adapter, names["topic"], *(event(n) for n in range(5)))
-    records = poll_until(consumer, 5)
-    consumer.complete(records, [OutboundRecord(names["out"], r.message) for r in records])
-    consumer.close()
-
-    again = adapter.consumer(names["group"], [names["topic"]])
-    assert again.poll(1.0, 100) == []
-    again.close()
-    assert [r.message.value for r in jetstream.read_all(names["out"])] == [r.message.value for r in records]
-    assert jetstream.committed(names["group"], names["topic"]) == 5
 
 
 def test_what_a_consumer_held_without_completing_goes_to_the_next_one_at_once_flagged_as_reassigned(
@@ -174,35 +160,6 @@ def test_a_message_delivered_max_deliver_times_is_dead_lettered_through_the_advi
     assert (headers[deadletter.SOURCE_TOPIC], headers[deadletter.SOURCE_OFFSET]) == (names["topic"], "1")
     assert headers[deadletter.CONSUMER_GROUP] == names["group"]
     assert adapter.codec(ORDER_EVENTS).decode(letter.message) == poison
-
-
-def test_consumers_of_one_group_share_the_messages_each_once(adapter: NatsBroker, names: dict[str, str]) -> None:
-    one, two = (adapter.consumer(names["group"], [names["topic"]]) for _ in range(2))
-    sent = [event(n) for n in range(40)]
-    publish(adapter, names["topic"], *sent)
-    seen: list[str] = []
-    deadline = time.monotonic() + 20
-    while len(seen) < 40 and time.monotonic() < deadline:
-        for consumer in (one, two):
-            batch = consumer.poll(0.2, 5)
-            consumer.complete(batch, [])
-            seen += [r.message.header("ce-id") or "" for r in batch]
-    one.close()
-    two.close()
-    assert sorted(seen) == sorted(e.id for e in sent)
-
-
-def test_a_log_reader_replays_a_topic_to_its_last_sequence_then_follows_it(
-    adapter: NatsBroker, names: dict[str, str]
-) -> None:
-    publish(adapter, names["topic"], *(event(n) for n in range(3)))
-    reader = adapter.reader([names["topic"]])
-    first = list(reader.catch_up())
-    publish(adapter, names["topic"], event(3))
-    rest = list(reader.catch_up())
-    reader.close()
-    assert [r.offset for r in first] == [1, 2, 3]
-    assert [r.message.key for r in rest] == [b"ord_3"]
 
 
 def test_the_effects_journal_is_a_key_value_bucket_shared_between_instances(

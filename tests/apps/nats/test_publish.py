@@ -1,4 +1,4 @@
-"""The runtime's burst publishing (apps/runtime/jetstream_publish.py) against a real server:
+"""The runtime's burst publishing (apps/runtime/nats/publish_acks.py) against a real server:
 every PubAck is credited to its burst, a de-duplicated publish counts as stored, and a publish
 no stream takes is reported, not lost quietly."""
 
@@ -12,8 +12,9 @@ from typing import Any
 import nats
 import pytest
 
-from apps.runtime.jetstream_publish import AckCollector, Burst
-from apps.runtime.nats import ensure_stream, stream_name
+from event_platform.apps.runtime.nats import ensure_stream
+from event_platform.apps.runtime.nats.publish_acks import AckCollector, Burst
+from event_platform.apps.runtime.topology import stream_name
 from scripts.brokers.local_nats import LocalNats
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]

@@ -1,4 +1,4 @@
-"""The runtime's JetStream pull requests (apps/runtime/jetstream_pull.py) against a real server:
+"""The runtime's JetStream pull requests (apps/runtime/nats/pull.py) against a real server:
 stored messages arrive as one batch, a waiting pull hands a new message over at once, and a
 refused pull is an error rather than an endless quiet wait."""
 
@@ -15,8 +15,8 @@ import pytest
 from nats.aio.msg import Msg
 from nats.js import api
 
-from apps.runtime.jetstream_pull import Puller, PullFailed
-from apps.runtime.nats import ensure_stream
+from event_platform.apps.runtime.nats import ensure_stream
+from event_platform.apps.runtime.nats.pull import Puller, PullFailed
 from scripts.brokers.local_nats import LocalNats
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]

@@ -10,10 +10,10 @@ from datetime import datetime
 
 import pytest
 
-from apps.orders.events import ORDER_EVENTS, OrderCreatedV1, OrderDetails
-from apps.runtime import deadletter
-from apps.runtime.bindings import KNOWN_PREFIXES, attribute
-from apps.runtime.envelope import ContentMode, Envelope
+from event_platform.apps.orders.events import ORDER_EVENTS, OrderCreatedV1, OrderDetails
+from event_platform.apps.runtime import deadletter
+from event_platform.apps.runtime.bindings import KNOWN_PREFIXES, attribute
+from event_platform.apps.runtime.envelope import ContentMode, Envelope
 from tests.apps.support.brokers import BrokerUnderTest
 from tests.apps.support.pipeline import REPO, Pipeline, order
 
@@ -104,7 +104,7 @@ def test_the_dlq_tool_lists_dead_letters_and_replays_them_to_their_source(
     env = {**os.environ, **broker.service_env(), "PYTHONPATH": str(REPO)}
 
     def dlq(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "apps.runtime.dlq", *args], env=env, cwd=REPO,
+        done = subprocess.run([sys.executable, "-m", "event_platform.apps.runtime.dlq", *args], env=env, cwd=REPO,
                               capture_output=True, text=True, timeout=60, check=True)
         return done.stdout
 

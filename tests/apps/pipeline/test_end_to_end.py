@@ -60,7 +60,7 @@ def test_the_load_generator_drives_every_saga_path_and_exits_cleanly(pipeline: P
     pipeline.start()
     api = pipeline.services["order-service"].api_port
     done = subprocess.run(
-        [sys.executable, "-m", "apps.generator", "--count", "20", "--rate", "50", "--url", f"http://127.0.0.1:{api}"],
+        [sys.executable, "-m", "event_platform.apps.generator", "--count", "20", "--rate", "50", "--url", f"http://127.0.0.1:{api}"],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "GENERATOR_RUN_ID": "t1"},
         capture_output=True, text=True, timeout=120, check=False,
     )

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from apps.orders.events import ORDER_EVENTS, OrderCancelledV1, OrderConfirmedV1, ShipmentScheduledV1
-from apps.runtime.envelope import Envelope
-from apps.runtime.push_app import PushContext, run_push
-from apps.runtime.service import Emit, Service
+from event_platform.apps.orders.events import ORDER_EVENTS, OrderCancelledV1, OrderConfirmedV1, ShipmentScheduledV1
+from event_platform.apps.runtime.envelope import Envelope
+from event_platform.apps.runtime.push_app import PushContext, run_push
+from event_platform.apps.runtime.service import Emit, Service
 
 SOURCE = "/tests/replying"
 

@@ -1,7 +1,7 @@
 """The push path: order-audit served over HTTP, fed real CloudEvents requests as a Knative
 Trigger sends them, answering so that the Broker retries, dead-letters and deduplicates right.
 
-Each test starts the real service process (`python -m apps.orders.audit_service`).
+Each test starts the real service process (`python -m event_platform.apps.orders.audit_service`).
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ class PushProcess:
             return error.code
 
 
-def start_push_process(workdir: Path, module: str = "apps.orders.audit_service", **env: str) -> PushProcess:
+def start_push_process(workdir: Path, module: str = "event_platform.apps.orders.audit_service",
+                       **env: str) -> PushProcess:
     simulation_dir = workdir / "simulation"
     simulation_dir.mkdir(parents=True, exist_ok=True)
     port, health_port, metrics_port = free_port(), free_port(), free_port()
@@ -164,8 +165,9 @@ def test_a_failure_that_outlasts_the_retries_goes_to_the_dead_letter_sink_with_t
 
 def test_an_event_that_outlasts_its_retries_is_logged_and_counted_by_the_dead_letter_log(
         audit: PushProcess, tmp_path: Path) -> None:
-    dead_letter_log = start_push_process(tmp_path / "dead-letter-log", module="apps.runtime.dead_letter_log",
-                                  SERVICE_NAME="dead-letter-log")
+    dead_letter_log = start_push_process(tmp_path / "dead-letter-log",
+                                         module="event_platform.apps.runtime.dead_letter_log",
+                                         SERVICE_NAME="dead-letter-log")
     try:
         (audit.simulation_dir / "audit.unavailable").write_text("100")
         headers, body = structured(order_event(CONFIRMED, CONFIRMED_DATA, event_id="e-lost"))
@@ -322,8 +324,8 @@ def test_probes_answer_and_sigterm_drains_and_exits_cleanly(audit: PushProcess) 
 
 
 def test_a_bad_environment_stops_the_process_naming_the_variable(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "apps.orders.audit_service"], cwd=REPO, capture_output=True,
-                          text=True, timeout=60, check=False,
+    done = subprocess.run([sys.executable, "-m", "event_platform.apps.orders.audit_service"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=False,
                           env={**os.environ, "PYTHONPATH": str(REPO), "SERVICE_NAME": "order-audit",
                                "PUSH_PORT": "not-a-port"})
     assert done.returncode == 1

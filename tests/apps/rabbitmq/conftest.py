@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from apps.runtime.rabbitmq import RabbitMQBroker
-from apps.runtime.settings import RabbitMQSettings
+from event_platform.apps.runtime.rabbitmq import RabbitMQBroker
+from event_platform.apps.runtime.settings import RabbitMQSettings
 from scripts.brokers.local_rabbitmq import LocalRabbitMQ
 from tests.apps.support.servers import RabbitMQUnderTest, start_rabbitmq
 

@@ -1,5 +1,6 @@
-"""The RabbitMQ adapter against a real RabbitMQ node: topology, the AMQP CloudEvents binding,
-confirmed publishing, manual acks after processing, redelivery, dead-lettering and recovery."""
+"""What is particular to the RabbitMQ adapter, against a real RabbitMQ node: topology, the AMQP
+CloudEvents binding, confirmed publishing, redelivery, dead-lettering and recovery. What every
+adapter must do is tests/apps/test_broker_contract.py."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import time
 import pika
 import pytest
 
-from apps.orders.events import ORDER_EVENTS
-from apps.runtime import deadletter
-from apps.runtime.adapter import BrokerError, OutboundRecord
-from apps.runtime.envelope import ContentMode, WireMessage
-from apps.runtime.rabbitmq import RabbitMQBroker, group_queue
-from apps.runtime.settings import RabbitMQSettings
+from event_platform.apps.orders.events import ORDER_EVENTS
+from event_platform.apps.runtime import deadletter
+from event_platform.apps.runtime.adapter import BrokerError, OutboundRecord
+from event_platform.apps.runtime.envelope import ContentMode, WireMessage
+from event_platform.apps.runtime.rabbitmq import RabbitMQBroker
+from event_platform.apps.runtime.settings import RabbitMQSettings
+from event_platform.apps.runtime.topology import group_queue
 from scripts.brokers.local_rabbitmq import LocalRabbitMQ
 from tests.apps.support.adapters import event, poll_until, publish
 from tests.apps.support.servers import RabbitMQUnderTest, wait_until
@@ -74,23 +76,6 @@ def test_published_messages_are_persistent_and_carry_the_event_id_as_message_id(
     assert (properties.delivery_mode, properties.message_id) == (2, sent.id)
 
 
-def test_completing_a_batch_publishes_its_outputs_then_acknowledges_its_inputs(
-    adapter: RabbitMQBroker, rabbitmq: RabbitMQUnderTest, names: dict[str, str]
-) -> None:
-    consumer = adapter.consumer(names["group"], [names["topic"]])
-    publish(adapter, names["topic"], *(event(n) for n in range(5)))
-    records = poll_until(consumer, 5)
-    outputs = [OutboundRecord(names["out"], r.message) for r in records]
-    consumer.complete(records, outputs)
-    consumer.close()
-
-    again = adapter.consumer(names["group"], [names["topic"]])
-    assert again.poll(1.0, 100) == []  # nothing left to redeliver
-    again.close()
-    assert [r.message.value for r in rabbitmq.read_all(names["out"])] == [r.message.value for r in records]
-    assert rabbitmq.committed(names["group"], names["topic"]) == 5
-
-
 def test_what_a_consumer_held_without_completing_is_redelivered_and_flagged_as_reassigned(
     adapter: RabbitMQBroker, names: dict[str, str]
 ) -> None:
@@ -134,24 +119,6 @@ def test_a_message_that_keeps_killing_its_consumer_is_dead_lettered_at_the_deliv
     assert adapter.codec(ORDER_EVENTS).decode(letter.message) == poison  # still the original event
 
 
-def test_consumers_of_one_group_share_the_messages_each_once(
-    adapter: RabbitMQBroker, names: dict[str, str]
-) -> None:
-    one, two = (adapter.consumer(names["group"], [names["topic"]]) for _ in range(2))
-    sent = [event(n) for n in range(40)]
-    publish(adapter, names["topic"], *sent)
-    seen: list[str] = []
-    deadline = time.monotonic() + 20
-    while len(seen) < 40 and time.monotonic() < deadline:
-        for consumer in (one, two):
-            batch = consumer.poll(0.2, 5)
-            consumer.complete(batch, [])
-            seen += [r.message.header("cloudEvents_id") or "" for r in batch]
-    one.close()
-    two.close()
-    assert sorted(seen) == sorted(e.id for e in sent)  # all of them, none twice
-
-
 def test_a_consumer_skips_an_event_id_it_has_just_completed(adapter: RabbitMQBroker, names: dict[str, str]) -> None:
     consumer = adapter.consumer(names["group"], [names["topic"]])
     twice, new = event(5), event(6)
@@ -161,37 +128,6 @@ def test_a_consumer_skips_an_event_id_it_has_just_completed(adapter: RabbitMQBro
     later = poll_until(consumer, 1)
     consumer.close()
     assert [r.message.header("cloudEvents_id") for r in later] == [new.id]
-
-
-def test_a_log_reader_replays_a_topic_to_its_end_then_follows_it(
-    adapter: RabbitMQBroker, names: dict[str, str]
-) -> None:
-    publish(adapter, names["topic"], *(event(n) for n in range(3)))
-    reader = adapter.reader([names["topic"]])
-    first = list(reader.catch_up())
-    publish(adapter, names["topic"], event(3))
-    rest: list = []  # type: ignore[type-arg]
-    wait_until(lambda: bool(rest.extend(reader.catch_up()) or rest), "the new event")
-    reader.close()
-    assert [r.offset for r in first] == [0, 1, 2]  # stream offsets; the end fence is invisible
-    assert [r.message.key for r in rest] == [b"ord_3"]
-    assert len(list(adapter.replay([names["topic"]]))) == 4
-
-
-def test_the_effects_journal_survives_reopening_and_is_shared_between_instances(
-    adapter: RabbitMQBroker, names: dict[str, str]
-) -> None:
-    journal = f"{names['group']}.effects"
-    one, two = adapter.journal(journal), adapter.journal(journal)
-    one.put("charge:ord_1", '{"ok": true}')
-    assert two.get("charge:ord_1") is None
-    two.refresh()
-    assert two.get("charge:ord_1") == '{"ok": true}'
-    one.close()
-    two.close()
-    reopened = adapter.journal(journal)
-    assert reopened.get("charge:ord_1") == '{"ok": true}'
-    reopened.close()
 
 
 def test_publisher_and_consumers_recover_when_the_node_restarts(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from apps.orders.events import ORDER_EVENTS, OrderCreatedV1, OrderDetails
-from apps.runtime.adapter import Broker, Consumer, InboundRecord, OutboundRecord
-from apps.runtime.envelope import ContentMode, Envelope
+from event_platform.apps.orders.events import ORDER_EVENTS, OrderCreatedV1, OrderDetails
+from event_platform.apps.runtime.adapter import Broker, Consumer, InboundRecord, OutboundRecord
+from event_platform.apps.runtime.envelope import ContentMode, Envelope
 from tests.apps.support.pipeline import order
 
 

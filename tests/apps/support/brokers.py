@@ -15,12 +15,12 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from apps.orders.topics import TopicSpec, pipeline_topics
-from apps.runtime.adapter import Broker, InboundRecord
-from apps.runtime.envelope import Codec, ContentMode, WireMessage
-from apps.runtime.events import EventRegistry
-from apps.runtime.kafka import KafkaBroker, KafkaLogReader
-from apps.runtime.settings import KafkaSettings
+from event_platform.apps.orders.topics import TopicSpec, pipeline_topics
+from event_platform.apps.runtime.adapter import Broker, InboundRecord
+from event_platform.apps.runtime.envelope import Codec, ContentMode, WireMessage
+from event_platform.apps.runtime.events import EventRegistry
+from event_platform.apps.runtime.kafka import KafkaBroker, KafkaLogReader
+from event_platform.apps.runtime.settings import KafkaSettings
 from scripts.brokers.local_kafka import LocalKafka
 
 

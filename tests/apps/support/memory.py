@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 
-from apps.runtime.adapter import (
+from event_platform.apps.runtime.adapter import (
     Broker,
     BrokerError,
     Consumer,
@@ -16,8 +16,8 @@ from apps.runtime.adapter import (
     OutboundRecord,
     Publisher,
 )
-from apps.runtime.envelope import ContentMode, KafkaCodec, WireMessage
-from apps.runtime.events import EventRegistry
+from event_platform.apps.runtime.envelope import ContentMode, KafkaCodec, WireMessage
+from event_platform.apps.runtime.events import EventRegistry
 
 
 class MemoryBroker(Broker):

@@ -1,4 +1,4 @@
-"""Runs the order pipeline's services as real processes (`python -m apps.orders.<service>`).
+"""Runs the order pipeline's services as real processes (`python -m event_platform.apps.orders.<service>`).
 
 Each service gets its own health/metrics/API ports and a log file in the test's folder; the
 simulated gateway, carrier and mailer write what they were asked to do to SIMULATION_DIR.
@@ -27,11 +27,11 @@ from tests.apps.support.brokers import BrokerUnderTest
 
 REPO = Path(__file__).resolve().parents[3]
 MODULES = {
-    "order-service": "apps.orders.order_service",
-    "inventory-service": "apps.orders.inventory_service",
-    "payment-service": "apps.orders.payment_service",
-    "shipping-service": "apps.orders.shipping_service",
-    "notification-service": "apps.orders.notification_service",
+    "order-service": "event_platform.apps.orders.order_service",
+    "inventory-service": "event_platform.apps.orders.inventory_service",
+    "payment-service": "event_platform.apps.orders.payment_service",
+    "shipping-service": "event_platform.apps.orders.shipping_service",
+    "notification-service": "event_platform.apps.orders.notification_service",
 }
 STOCK = {"SKU-1": 1_000_000, "SKU-2": 1_000_000, "SKU-RARE": 0}
 

@@ -23,18 +23,18 @@ import nats.js.errors
 import pika
 import pytest
 
-from apps.orders.topics import TopicSpec, pipeline_topics
-from apps.runtime.adapter import InboundRecord, OutboundRecord
-from apps.runtime.envelope import WireMessage
-from apps.runtime.nats import NatsBroker, NatsLogReader, NatsPublisher, stream_name
-from apps.runtime.rabbitmq import (
+from event_platform.apps.orders.topics import TopicSpec, pipeline_topics
+from event_platform.apps.runtime.adapter import InboundRecord, OutboundRecord
+from event_platform.apps.runtime.envelope import WireMessage
+from event_platform.apps.runtime.nats import NatsBroker, NatsLogReader, NatsPublisher
+from event_platform.apps.runtime.rabbitmq import (
     RabbitMQBroker,
     RabbitMQLogReader,
     RabbitMQPublisher,
     declare_topics,
-    group_queue,
 )
-from apps.runtime.settings import NatsSettings, RabbitMQSettings
+from event_platform.apps.runtime.settings import NatsSettings, RabbitMQSettings
+from event_platform.apps.runtime.topology import group_queue, stream_name
 from scripts.brokers.local_nats import LocalNats, NatsUnavailable
 from scripts.brokers.local_rabbitmq import LocalRabbitMQ, RabbitMQUnavailable
 from tests.apps.support.brokers import BrokerUnderTest
@@ -183,7 +183,7 @@ class NatsUnderTest(BrokerUnderTest):
         async def reset(js: Any) -> None:
             for info in await js.streams_info():
                 await js.delete_stream(info.config.name)
-            from apps.runtime.nats import ensure_stream
+            from event_platform.apps.runtime.nats import ensure_stream
 
             for name in names:
                 await ensure_stream(js, name)

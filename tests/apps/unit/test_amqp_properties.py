@@ -11,8 +11,8 @@ import pika.frame
 import pytest
 from pika import spec
 
-from apps.runtime import amqp_properties
-from apps.runtime.amqp_properties import DecodedBasicProperties
+from event_platform.apps.runtime.rabbitmq import properties as amqp_properties
+from event_platform.apps.runtime.rabbitmq.properties import DecodedBasicProperties
 
 EVERY_TYPE: dict[str, Any] = {
     "text": "order-placed",

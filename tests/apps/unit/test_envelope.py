@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from apps.runtime.envelope import ContentMode, Envelope, KafkaCodec, WireMessage
-from apps.runtime.events import (
+from event_platform.apps.runtime.envelope import ContentMode, Envelope, KafkaCodec, WireMessage
+from event_platform.apps.runtime.events import (
     EventPayload,
     EventRegistry,
     InvalidPayload,
@@ -68,7 +68,7 @@ def test_binary_mode_writes_exactly_what_the_sdk_binding_writes(overrides: dict[
     # Kafka binding is the reference.
     from cloudevents.core.bindings import kafka as ce_kafka
 
-    from apps.runtime.envelope import WireEvent, _no_key, _PayloadBytesFormat, attributes_of
+    from event_platform.apps.runtime.envelope import WireEvent, _no_key, _PayloadBytesFormat, attributes_of
 
     original = envelope(**overrides)
     sdk = ce_kafka.to_binary(WireEvent(attributes_of(original), original.payload.json_bytes(), validate=False),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from apps.runtime.metrics import LATENCY_BUCKETS, Metrics
+from event_platform.apps.runtime.metrics import LATENCY_BUCKETS, Metrics
 
 
 def exposition(registry: CollectorRegistry) -> list[str]:

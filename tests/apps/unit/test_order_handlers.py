@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from apps.orders import inventory_service, payment_service, saga, shipping_service
-from apps.orders.api import order_created
-from apps.orders.events import (
+from event_platform.apps.orders import inventory_service, payment_service, saga, shipping_service
+from event_platform.apps.orders.api import order_created
+from event_platform.apps.orders.events import (
     ORDER_EVENTS,
     LineItem,
     OrderCancelledV1,
@@ -23,11 +23,11 @@ from apps.orders.events import (
     StockReleasedV1,
     StockReservedV1,
 )
-from apps.orders.inventory_service import InventoryService, StockLedger
-from apps.orders.notification_service import notification_for
-from apps.orders.ports import ChargeResult, ShipmentBooking
-from apps.orders.read_model import OrderView, apply
-from apps.runtime.envelope import Envelope, KafkaCodec
+from event_platform.apps.orders.inventory_service import InventoryService, StockLedger
+from event_platform.apps.orders.notification_service import notification_for
+from event_platform.apps.orders.ports import ChargeResult, ShipmentBooking
+from event_platform.apps.orders.read_model import OrderView, apply
+from event_platform.apps.runtime.envelope import Envelope, KafkaCodec
 from tests.apps.support.memory import MemoryBroker
 from tests.apps.support.pipeline import order
 

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from apps.runtime import deadletter
-from apps.runtime.envelope import Envelope, KafkaCodec, WireMessage
-from apps.runtime.events import EventPayload, EventRegistry
-from apps.runtime.processor import Processor, ProcessorOptions
-from apps.runtime.retry import PermanentError, RetryPolicy
-from apps.runtime.service import Emit, Service
+from event_platform.apps.runtime import deadletter
+from event_platform.apps.runtime.envelope import Envelope, KafkaCodec, WireMessage
+from event_platform.apps.runtime.events import EventPayload, EventRegistry
+from event_platform.apps.runtime.processor import Processor, ProcessorOptions
+from event_platform.apps.runtime.retry import PermanentError, RetryPolicy
+from event_platform.apps.runtime.service import Emit, Service
 from tests.apps.support.memory import MemoryBroker
 
 

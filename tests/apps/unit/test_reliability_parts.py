@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import BaseModel
 
-from apps.runtime import deadletter
-from apps.runtime.adapter import InboundRecord
-from apps.runtime.effects import EffectGuard
-from apps.runtime.envelope import WireMessage
-from apps.runtime.retry import PermanentError, RetryPolicy
-from apps.runtime.settings import ConfigurationError, KafkaSettings, RuntimeSettings, load
+from event_platform.apps.runtime import deadletter
+from event_platform.apps.runtime.adapter import InboundRecord
+from event_platform.apps.runtime.effects import EffectGuard
+from event_platform.apps.runtime.envelope import WireMessage
+from event_platform.apps.runtime.recent import RecentIds
+from event_platform.apps.runtime.retry import (
+    PermanentError,
+    RetryPolicy,
+    connect_with_backoff,
+    connect_with_backoff_async,
+)
+from event_platform.apps.runtime.settings import ConfigurationError, KafkaSettings, RuntimeSettings, load
 from tests.apps.support.memory import MemoryJournal
 
 
@@ -106,3 +114,43 @@ def test_runtime_defaults_derive_from_the_service_name(monkeypatch: pytest.Monke
     assert (settings.group, settings.dlq_topic, settings.journal_topic, settings.txn_id) == (
         "payment-service", "payment-service.dlq", "payment-service.effects", "payment-service-payment-service-0")
     assert (settings.auto_offset_reset, settings.health_port, settings.metrics_port) == ("earliest", 8080, 9090)
+
+
+def test_recent_ids_forget_the_oldest_beyond_their_capacity() -> None:
+    recent = RecentIds(capacity=3)
+    for event_id in ("a", "b", "c", "a", "d"):
+        recent.add(event_id)
+    assert [i for i in "abcd" if i in recent] == ["a", "c", "d"] and len(recent) == 3  # "a" was seen again
+
+
+def test_connecting_retries_until_it_succeeds_and_gives_up_at_the_deadline() -> None:
+    attempts: list[int] = []
+
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise OSError("refused")
+        return "connected"
+
+    assert connect_with_backoff(flaky, (OSError,), 5.0, RuntimeError) == "connected" and len(attempts) == 3
+
+    def refused() -> str:
+        raise OSError("refused")
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError) as raised:
+        connect_with_backoff(refused, (OSError,), 0.5, lambda error: RuntimeError(f"gave up: {error}"))
+    assert str(raised.value) == "gave up: refused" and time.monotonic() - started < 1.5
+
+
+def test_connecting_a_coroutine_backs_off_the_same_way() -> None:
+    attempts: list[float] = []
+
+    async def flaky(remaining_s: float) -> str:
+        attempts.append(remaining_s)
+        if len(attempts) < 2:
+            raise OSError("refused")
+        return "connected"
+
+    assert asyncio.run(connect_with_backoff_async(flaky, (OSError,), 5.0, RuntimeError)) == "connected"
+    assert 0 < attempts[1] < attempts[0] <= 5.0  # each attempt is told the time left

@@ -1,33 +1,21 @@
-"""The whole platform's configuration: one pydantic model, presets per environment.
-
-A stack file sets ``event-platform:environment`` (``dev`` or ``prod``) and, under
-``event-platform:platform``, only what differs from that environment's preset. The merged
-document is validated once, before any resource is declared; a bad value becomes one
-``ConfigError`` naming the key path, the value and the fix.
-"""
+"""The platform's configuration model: one pydantic model of everything a stack decides, with
+the checks that span components (a workload's topics on its broker, Knative on Kafka, ...)."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from apps.runtime.topology import stream_name
-from infra import artifacts
-from infra.base import deep_merge
-from infra.wiring import ScalingPlan, wiring_problems
+from event_platform.apps.runtime.settings import BrokerKind
+from event_platform.apps.runtime.topology import stream_name
+from event_platform.infra.wiring import ScalingPlan, wiring_problems
 
 Environment = Literal["dev", "prod"]
-CONFIG_NAMESPACE = "event-platform"
 
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"
-
-
-class ConfigError(Exception):
-    """Stack configuration that cannot produce a working platform."""
 
 
 class Strict(BaseModel):
@@ -333,7 +321,7 @@ class WorkloadConfig(Strict):
     name: str = Field(pattern=_DNS_LABEL, max_length=50)
     module: str = Field(pattern=r"^[a-z_][a-z0-9_.]*$", description="python -m <module> runs the service")
     role: Literal["consumer", "producer"] = "consumer"
-    broker: Literal["kafka", "rabbitmq", "nats"] = "kafka"
+    broker: BrokerKind = "kafka"  # the runtime's own list of brokers (BROKER)
     consumes: list[str] = Field(default_factory=list, description="topics (queue, stream) it consumes as a group")
     reads: list[str] = Field(default_factory=list, description="topics it replays without a group (event sourcing)")
     produces: list[str] = Field(default_factory=list)
@@ -417,7 +405,7 @@ class PlatformConfig(Strict):
     @field_validator("workloads")
     @classmethod
     def _workloads_are_wired_soundly(cls, workloads: WorkloadsConfig, info: ValidationInfo) -> WorkloadsConfig:
-        """The guardrails of infra.wiring, applied to the stack file so they name its keys."""
+        """The guardrails of event_platform.infra.wiring, applied to the stack file so they name its keys."""
         if not workloads.enabled:
             return workloads
         problems = []
@@ -474,240 +462,8 @@ def _workload_problems(service: WorkloadConfig, image: str, platform: dict[str, 
     return problems
 
 
-# The order pipeline's event topics (apps/orders/topics.py); each gets a .dlq twin.
-_PIPELINE_TOPICS = ("orders", "inventory", "payments", "shipments")
-
-
-def _topics(partitions: int) -> list[dict[str, Any]]:
-    # Event-sourced state is rebuilt from these logs: keep them forever.
-    return [{"name": name, "partitions": partitions, "retention_ms": -1} for name in _PIPELINE_TOPICS]
-
-
-def _streams(replicas: int) -> list[dict[str, Any]]:
-    # Named as the runtime names a topic's stream, so the runtime finds (never recreates) them.
-    return [{"name": stream_name(name), "subjects": [name], "replicas": replicas} for name in _PIPELINE_TOPICS]
-
-
 def nats_stream_for(nats: NatsConfig, topic: str) -> NatsStreamConfig | None:
     """The declared stream the runtime will use for `topic`: its name and a subject must match."""
     return next((s for s in nats.streams if s.name == stream_name(topic) and topic in s.subjects), None)
 
 
-def _order_pipeline(prod: bool) -> list[dict[str, Any]]:
-    """The order services: scale-to-zero where safe in dev; at least 2 replicas in prod."""
-    def scaled(dev_min: int) -> dict[str, Any]:
-        return {"min_replicas": 2, "max_replicas": 6} if prod else {"min_replicas": dev_min, "max_replicas": 3}
-
-    return [
-        {"name": "order-service", "module": "apps.orders.order_service", "consumes": ["inventory", "shipments"],
-         "reads": ["orders", "payments"], "produces": ["orders"], "http_port": 8000,
-         "autoscaling": scaled(1)},
-        # One stock ledger, rebuilt from its own log: exactly one instance.
-        {"name": "inventory-service", "module": "apps.orders.inventory_service", "consumes": ["orders", "payments"],
-         "reads": ["inventory"], "produces": ["inventory"], "singleton": True},
-        {"name": "payment-service", "module": "apps.orders.payment_service", "consumes": ["inventory"],
-         "produces": ["payments"], "effects_journal": True, "autoscaling": scaled(0)},
-        {"name": "shipping-service", "module": "apps.orders.shipping_service", "consumes": ["payments"],
-         "produces": ["shipments"], "effects_journal": True, "autoscaling": scaled(0)},
-        {"name": "notification-service", "module": "apps.orders.notification_service", "consumes": ["orders"],
-         "effects_journal": True, "autoscaling": scaled(0)},
-    ]
-
-
-def _push_path(prod: bool) -> dict[str, Any]:
-    """The push path of the order pipeline: the `orders` topic into the Broker (KafkaSource), a
-    Trigger filtering the order-service's events to order-audit, and the heartbeat PingSource
-    routed to it too, so the whole delivery path is exercised every minute."""
-    delivery = ({"retry": 10, "backoff_policy": "exponential", "backoff_delay": "PT0.5S"} if prod
-                else {"retry": 3, "backoff_policy": "exponential", "backoff_delay": "PT0.2S"})
-    return {
-        "ping_sources": [{"name": "heartbeat", "schedule": "*/1 * * * *", "data": '{"ping": true}'}],
-        "kafka_sources": [{"name": "orders-into-broker", "topics": ["orders"],
-                           "consumer_group": "knative-orders-into-broker", "initial_offset": "earliest"}],
-        "push_services": [{
-            "name": "order-audit", "module": "apps.orders.audit_service",
-            "filter": {"source": "/services/order"}, "delivery": delivery,
-            "timeout": "PT30S" if prod else "PT10S", "replicas": 2 if prod else 1, "heartbeat": "heartbeat",
-        }],
-    }
-
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "dev": {
-        "protect_stateful": False,
-        "kafka": {
-            "cluster_name": "events",
-            "dual_role": True,
-            "controllers": 1,
-            "brokers": 1,
-            "storage": {"type": "ephemeral", "size": "2Gi", "delete_claim": True},
-            "replication_factor": 1,
-            "min_insync_replicas": 1,
-            "authentication": "none",
-            "tls": False,
-            "topics": _topics(3),
-        },
-        "rabbitmq": {
-            "cluster_name": "events",
-            "replicas": 1,
-            "storage": {"type": "persistent", "size": "2Gi", "delete_claim": True},
-            "cpu": "500m",
-            "memory": "1Gi",
-            "topics": [{"name": name} for name in _PIPELINE_TOPICS],
-        },
-        "nats": {
-            "release_name": "nats",
-            "replicas": 1,
-            "jetstream_storage": {"type": "persistent", "size": "2Gi", "delete_claim": True},
-            "tls": False,
-            "streams": _streams(replicas=1),
-        },
-        "keda": {},
-        "workloads": {"image": artifacts.APPS_IMAGE, "services": _order_pipeline(prod=False)},
-        "knative": {
-            "broker_class": "MTChannelBasedBroker",
-            "broker_topic_partitions": 1,
-            "delivery": {"retry": 3, "backoff_policy": "exponential", "backoff_delay": "PT0.2S"},
-            "high_availability": 1,
-            "scale_to_zero": True,
-            # A heartbeat through the broker: the quickest proof that delivery works.
-            **_push_path(prod=False),
-        },
-        "observability": {
-            "retention": "2d",
-            "storage": {"type": "ephemeral", "size": "5Gi", "delete_claim": True},
-            "prometheus_replicas": 1,
-            "prometheus_memory": "1Gi",
-            "alertmanager_replicas": 1,
-            "alerts": {
-                "consumer_lag": 100,
-                "consumer_lag_for": "5m",
-                "queue_depth": 100,
-                "error_ratio": 0.2,
-                "error_ratio_for": "5m",
-                "broker_down_for": "2m",
-                "delivery_failure_ratio": 0.2,
-            },
-        },
-    },
-    "prod": {
-        "protect_stateful": True,
-        "kafka": {
-            "cluster_name": "events",
-            "dual_role": False,
-            "controllers": 3,
-            "brokers": 3,
-            "storage": {"type": "persistent", "size": "100Gi", "delete_claim": False},
-            "replication_factor": 3,
-            "min_insync_replicas": 2,
-            "authentication": "scram-sha-512",
-            "tls": True,
-            "topics": _topics(6),
-        },
-        "rabbitmq": {
-            "cluster_name": "events",
-            "replicas": 3,
-            "storage": {"type": "persistent", "size": "50Gi", "delete_claim": False},
-            "cpu": "2",
-            "memory": "4Gi",
-            "topics": [{"name": name} for name in _PIPELINE_TOPICS],
-        },
-        "nats": {
-            "release_name": "nats",
-            "replicas": 3,
-            "jetstream_storage": {"type": "persistent", "size": "20Gi", "delete_claim": False},
-            "tls": True,
-            "streams": _streams(replicas=3),
-        },
-        "keda": {},
-        "workloads": {"image": artifacts.APPS_IMAGE, "services": _order_pipeline(prod=True)},
-        "knative": {
-            "broker_class": "Kafka",
-            "broker_topic_partitions": 12,
-            "broker_topic_replicas": 3,
-            "delivery": {"retry": 10, "backoff_policy": "exponential", "backoff_delay": "PT0.5S"},
-            "high_availability": 2,
-            "scale_to_zero": False,
-            **_push_path(prod=True),
-        },
-        "observability": {
-            "retention": "15d",
-            "retention_size": "45GB",
-            "storage": {"type": "persistent", "size": "50Gi", "delete_claim": False},
-            "prometheus_replicas": 2,
-            "prometheus_memory": "4Gi",
-            "alertmanager_replicas": 3,
-            "alerts": {
-                "consumer_lag": 1000,
-                "consumer_lag_for": "10m",
-                "queue_depth": 1000,
-                "error_ratio": 0.05,
-                "error_ratio_for": "10m",
-                "broker_down_for": "5m",
-                "delivery_failure_ratio": 0.05,
-            },
-        },
-    },
-}
-
-
-def build_config(environment: Any, overrides: Any) -> PlatformConfig:
-    """Preset for ``environment`` merged with ``overrides``, validated, or a ConfigError."""
-    if environment not in PRESETS:
-        raise ConfigError(
-            f"{CONFIG_NAMESPACE}:environment: {environment!r} is not a known environment; "
-            f"fix: set it to one of {sorted(PRESETS)} in Pulumi.<stack>.yaml"
-        )
-    overrides = overrides or {}
-    if not isinstance(overrides, dict):
-        raise ConfigError(
-            f"{CONFIG_NAMESPACE}:platform: expected a mapping of settings, got {type(overrides).__name__}; "
-            "fix: write it as a YAML object under config"
-        )
-    document = deep_merge(PRESETS[environment], overrides)
-    document["environment"] = environment
-    try:
-        return PlatformConfig.model_validate(document)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, document)) from None
-
-
-def format_validation_error(exc: ValidationError, document: dict[str, Any]) -> str:
-    """One line per problem: the stack-file key path, the offending value, and what to do."""
-    lines = []
-    for error in exc.errors(include_url=False):
-        path = ".".join(str(part) for part in error["loc"])
-        key = f"{CONFIG_NAMESPACE}:platform.{path}" if path else f"{CONFIG_NAMESPACE}:platform"
-        value = _lookup(document, error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        shown = "" if isinstance(value, dict | list) else f" (got {json.dumps(value, default=str)})"
-        lines.append(f"{key}: {message}{shown}; {_fix_for(error)}")
-    return "invalid stack configuration:\n  " + "\n  ".join(lines)
-
-
-def _fix_for(error: Any) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "fix: remove the key or correct its spelling (see config.schema.json for the allowed keys)"
-    if kind == "missing":
-        return "fix: set this key in Pulumi.<stack>.yaml"
-    if kind == "value_error":
-        return "fix: adjust the values named above"
-    return "fix: use a value of the documented type and range (see config.schema.json)"
-
-
-def _lookup(document: Any, loc: tuple[Any, ...]) -> Any:
-    current = document
-    for part in loc:
-        try:
-            current = current[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return current
-
-
-def json_schema() -> dict[str, Any]:
-    """JSON Schema of ``event-platform:platform`` for editors checking stack files."""
-    schema = PlatformConfig.model_json_schema()
-    schema["title"] = "event-platform stack configuration (event-platform:platform)"
-    return schema

@@ -19,7 +19,7 @@ from itertools import count
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from apps.runtime.jetstream_pull import NO_RESPONDERS, STATUS_HEADER
+from event_platform.apps.runtime.nats.pull import NO_RESPONDERS, STATUS_HEADER
 
 
 class Burst:
