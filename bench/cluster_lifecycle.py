@@ -33,11 +33,13 @@ def free_port() -> int:
         return port
 
 
-def run(env: dict[str, str], cwd: Path, *args: str) -> float:
+def run(env: dict[str, str], cwd: Path, *args: str, stdout_to: Path | None = None) -> float:
     started = time.perf_counter()
     result = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    if stdout_to is not None:
+        stdout_to.write_text(result.stdout)
     return time.perf_counter() - started
 
 
@@ -82,8 +84,9 @@ def measure() -> dict[str, Any]:
             result["cluster_up_s"] = run(env, REPO, str(cluster / "up.sh"))
             run(env, project, "pulumi", "stack", "init", "dev", "--secrets-provider", "passphrase")
             log = root / "up-events.jsonl"
+            # `up --json` streams the engine's events, one JSON object per line, with timestamps.
             result["up_create_s"] = run(env, project, "pulumi", "up", "--stack", "dev", "--yes", "--skip-preview",
-                                        "--non-interactive", "--event-log", str(log))
+                                        "--non-interactive", "--json", stdout_to=log)
             result["resources"], result["slowest"] = slowest(log)
             result["preview_no_change_s"] = run(env, project, "pulumi", "preview", "--stack", "dev",
                                                 "--non-interactive", "--expect-no-changes")
